@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The local bar-ingest stack, natively, on loopback: PostgreSQL and Redis from Debian packages,
+# Apache Kafka (KRaft) from its release jars on Maven Central, and a Confluent-compatible schema
+# registry. Usage: scripts/stack.sh up|down|status|install [service...]
+# Idempotent: `up` installs only what is missing and starts only what is not running.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+# shellcheck source=../stack.env
+set -a
+[ -f "$ROOT/.env.local" ] && . "$ROOT/.env.local"
+. "$ROOT/stack.env"
+set +a
+case "$BI_STACK_DIR" in /*) ;; *) BI_STACK_DIR="$ROOT/$BI_STACK_DIR" ;; esac
+export BI_STACK_DIR
+mkdir -p "$BI_STACK_DIR/cache" "$BI_STACK_DIR/data" "$BI_STACK_DIR/run"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# wait_for_port HOST PORT SECONDS: true once a TCP connect succeeds.
+wait_for_port() {
+  local host=$1 port=$2 secs=$3 i
+  for ((i = 0; i < secs * 4; i++)); do
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# pid_alive FILE: true when FILE names a live process.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pidfile NAME FILE: SIGTERM, wait up to 30 s, then SIGKILL.
+stop_pidfile() {
+  local name=$1 file=$2 pid i
+  if ! pid_alive "$file"; then rm -f "$file"; return 0; fi
+  pid=$(cat "$file")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$pid" 2>/dev/null && { log "$name did not stop in 30 s, killing"; kill -KILL "$pid" 2>/dev/null || true; }
+  rm -f "$file"
+}
+
+# apt_install PKG...: installs Debian packages that are missing (root, or sudo when available).
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null || die "apt-get not found: install $* yourself, or use docker-compose.yml"
+  log "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $sudo apt-get install -y -q --no-install-recommends "$@" >"$BI_STACK_DIR/run/apt.log" 2>&1; then
+    $sudo apt-get update -q >>"$BI_STACK_DIR/run/apt.log" 2>&1
+    $sudo apt-get install -y -q --no-install-recommends "$@" >>"$BI_STACK_DIR/run/apt.log" 2>&1 \
+      || { tail -20 "$BI_STACK_DIR/run/apt.log" >&2; die "apt-get install $* failed"; }
+  fi
+}
+
+. "$ROOT/scripts/stack/postgres.sh"
+. "$ROOT/scripts/stack/redis.sh"
+[ -f "$ROOT/scripts/stack/kafka.sh" ] && . "$ROOT/scripts/stack/kafka.sh"
+[ -f "$ROOT/scripts/stack/registry.sh" ] && . "$ROOT/scripts/stack/registry.sh"
+
+ALL_SERVICES=(postgres redis kafka registry)
+cmd=${1:-status}
+shift || true
+# Optional service names after the command restrict it: `scripts/stack.sh up postgres redis`.
+if [ $# -gt 0 ]; then SERVICES=("$@"); else SERVICES=("${ALL_SERVICES[@]}"); fi
+for s in "${SERVICES[@]}"; do
+  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL_SERVICES[*]})"
+done
+case "$cmd" in
+  install)
+    for s in "${SERVICES[@]}"; do "${s}_install"; done
+    ;;
+  up)
+    for s in "${SERVICES[@]}"; do "${s}_install"; done
+    # Kafka and the registry are slow JVM starts; PostgreSQL and Redis are quick, so start those first.
+    for s in "${SERVICES[@]}"; do "${s}_start"; done
+    ;;
+  down)
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "${SERVICES[i]}_stop"; done
+    ;;
+  status)
+    rc=0
+    for s in "${SERVICES[@]}"; do "${s}_status" || rc=1; done
+    exit $rc
+    ;;
+  *)
+    echo "usage: scripts/stack.sh up|down|status|install [service...]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,137 @@
+import type { Knex } from 'knex';
+import type { SeriesIdentity } from '../domain/series';
+import { seriesKey } from '../domain/series';
+import type { BarRow, RunSpan } from '../domain/flush';
+
+export interface WriteResult {
+  inserted: number;
+  corrected: number;
+  /** Identical re-sends and older versions: nothing written. */
+  unchanged: number;
+}
+
+const EPOCH_MS = `timestamptz 'epoch' + interval '1 millisecond' *`;
+
+/**
+ * Series ids by series key, cached for the life of the process. Ids never change once created,
+ * so the cache needs no invalidation; creation is `INSERT ... ON CONFLICT DO NOTHING` followed by
+ * a read, which is safe when two workers create the same series at once.
+ */
+export class SeriesDirectory {
+  private readonly ids = new Map<string, number>();
+
+  constructor(private readonly knex: Knex) {}
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  async resolve(series: Iterable<SeriesIdentity>): Promise<Map<string, number>> {
+    const missing = new Map<string, SeriesIdentity>();
+    for (const s of series) {
+      const key = seriesKey(s);
+      if (!this.ids.has(key)) missing.set(key, s);
+    }
+    if (missing.size > 0) {
+      const list = [...missing.values()];
+      const cols = [list.map((s) => s.symbol), list.map((s) => s.timeframe), list.map((s) => s.provider), list.map((s) => s.venue)];
+      // Committed on its own, before the bars: a cached id must never belong to a rolled-back row.
+      await this.knex.raw(
+        `INSERT INTO market_series (symbol, timeframe, provider, venue)
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[])
+         ORDER BY 1, 2, 3, 4
+         ON CONFLICT (symbol, timeframe, provider, venue) DO NOTHING`,
+        cols,
+      );
+      const found = await this.knex.raw<{ rows: Array<SeriesIdentity & { id: string }> }>(
+        `SELECT s.id, s.symbol, s.timeframe, s.provider, s.venue
+           FROM market_series s
+           JOIN unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS w(symbol, timeframe, provider, venue)
+             USING (symbol, timeframe, provider, venue)`,
+        cols,
+      );
+      for (const row of found.rows) this.ids.set(seriesKey(row), Number(row.id));
+    }
+    return this.ids;
+  }
+}
+
+/**
+ * Writes one flush in one transaction, with one set-based statement per table. Arrays are bound
+ * as one parameter per column, so the statement stays far below PostgreSQL's 65,535 bind
+ * parameters however many bars a flush holds.
+ */
+export async function writeFlush(trx: Knex.Transaction, rows: BarRow[], runSpans: RunSpan[]): Promise<WriteResult> {
+  await upsertSubscriptions(trx, runSpans);
+  if (rows.length === 0) return { inserted: 0, corrected: 0, unchanged: 0 };
+  // Sorted by primary key so concurrent writers lock rows in the same order (no deadlocks).
+  const sorted = [...rows].sort((a, b) => a.seriesId - b.seriesId || a.tsMs - b.tsMs);
+  const col = <K extends keyof BarRow>(k: K): Array<BarRow[K]> => sorted.map((r) => r[k]);
+
+  const result = await trx.raw<{ rows: Array<{ inserted: boolean }> }>(
+    `INSERT INTO market_bars AS b (series_id, ts_utc, open, high, low, close, volume, source, version_ts)
+     SELECT series_id, ${EPOCH_MS} ts_ms, open, high, low, close, volume, source, ${EPOCH_MS} version_ms
+       FROM unnest(?::bigint[], ?::bigint[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::text[], ?::bigint[])
+         AS v(series_id, ts_ms, open, high, low, close, volume, source, version_ms)
+     ON CONFLICT (series_id, ts_utc) DO UPDATE
+        SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+            volume = EXCLUDED.volume, source = EXCLUDED.source, version_ts = EXCLUDED.version_ts,
+            revision = b.revision + 1, updated_at = now()
+      WHERE EXCLUDED.version_ts >= b.version_ts
+        AND (b.open, b.high, b.low, b.close, b.volume) IS DISTINCT FROM
+            (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
+     RETURNING (xmax = 0) AS inserted`,
+    [col('seriesId'), col('tsMs'), col('open'), col('high'), col('low'), col('close'), col('volume'), col('source'), col('versionMs')],
+  );
+  const inserted = result.rows.filter((r) => r.inserted).length;
+  const corrected = result.rows.length - inserted;
+
+  await updateCoverage(trx, sorted);
+  return { inserted, corrected, unchanged: rows.length - result.rows.length };
+}
+
+/** Keeps market_series.start_utc/end_utc current; touches a row only when its coverage grows. */
+async function updateCoverage(trx: Knex.Transaction, sorted: BarRow[]): Promise<void> {
+  const ids: number[] = [];
+  const firsts: number[] = [];
+  const lasts: number[] = [];
+  for (const r of sorted) {
+    // Rows are sorted by (series, ts): the first row of a series has its earliest time.
+    if (ids[ids.length - 1] !== r.seriesId) {
+      ids.push(r.seriesId);
+      firsts.push(r.tsMs);
+      lasts.push(r.tsMs);
+    } else lasts[lasts.length - 1] = r.tsMs;
+  }
+  await trx.raw(
+    `UPDATE market_series s
+        SET start_utc = LEAST(s.start_utc, ${EPOCH_MS} v.first_ms),
+            end_utc = GREATEST(s.end_utc, ${EPOCH_MS} v.last_ms)
+       FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS v(id, first_ms, last_ms)
+      WHERE s.id = v.id
+        AND (s.start_utc IS NULL OR s.end_utc IS NULL
+             OR ${EPOCH_MS} v.first_ms < s.start_utc OR ${EPOCH_MS} v.last_ms > s.end_utc)`,
+    [ids, firsts, lasts],
+  );
+}
+
+/** One subscription per (run, series), its first/last bar time widened as the run sees more. */
+async function upsertSubscriptions(trx: Knex.Transaction, spans: RunSpan[]): Promise<void> {
+  if (spans.length === 0) return;
+  const runIds = spans.map((s) => s.runId);
+  await trx.raw(
+    `INSERT INTO strategy_runs (id) SELECT DISTINCT unnest(?::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING`,
+    [runIds],
+  );
+  await trx.raw(
+    `INSERT INTO run_subscriptions AS r (run_id, series_id, first_bar_utc, last_bar_utc)
+     SELECT run_id, series_id, ${EPOCH_MS} first_ms, ${EPOCH_MS} last_ms
+       FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(run_id, series_id, first_ms, last_ms)
+      ORDER BY run_id, series_id
+     ON CONFLICT (run_id, series_id) DO UPDATE
+        SET first_bar_utc = LEAST(r.first_bar_utc, EXCLUDED.first_bar_utc),
+            last_bar_utc = GREATEST(r.last_bar_utc, EXCLUDED.last_bar_utc)
+      WHERE EXCLUDED.first_bar_utc < r.first_bar_utc OR EXCLUDED.last_bar_utc > r.last_bar_utc`,
+    [runIds, spans.map((s) => s.seriesId), spans.map((s) => s.firstMs), spans.map((s) => s.lastMs)],
+  );
+}

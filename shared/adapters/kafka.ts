@@ -1,0 +1,56 @@
+import { Admin, Kafka, logLevel, LogEntry } from 'kafkajs';
+import type { Logger } from '../runtime/log';
+import type { Topics } from '../runtime/connections';
+
+const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(kafka: { brokers: string[]; clientId: string }, log: Logger): Kafka {
+  const kafkaLog = log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: kafka.clientId,
+    brokers: kafka.brokers,
+    // kafkajs INFO is chatty (every join and commit); keep warnings and errors.
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...fields } = entry;
+        kafkaLog[LEVEL[level] ?? 'info'](String(message), fields);
+      },
+    retry: { initialRetryTime: 200, retries: 8 },
+  });
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+}
+
+/** Partition counts the design needs: bars and gaps keyed by series, spread wide. */
+export function topicSpecs(topics: Topics): TopicSpec[] {
+  return [
+    { topic: topics.bars, numPartitions: 12 },
+    { topic: topics.connectionStatus, numPartitions: 3 },
+    { topic: topics.gaps, numPartitions: 12 },
+    { topic: topics.historyRequests, numPartitions: 3 },
+    { topic: topics.historyResponses, numPartitions: 3 },
+    { topic: topics.barsDlq, numPartitions: 3 },
+  ];
+}
+
+/** Creates the topics that do not exist yet; returns the names created. */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1 })),
+  });
+  return missing.map((s) => s.topic);
+}

@@ -1,0 +1,23 @@
+import knexFactory, { Knex } from 'knex';
+import path from 'node:path';
+import type { PgSettings } from '../runtime/connections';
+
+export function createKnex(pg: PgSettings, pool: { min: number; max: number } = { min: 0, max: 4 }): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { ...pg, application_name: 'bar-ingest' },
+    pool,
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({
+    directory: MIGRATIONS_DIR,
+    loadExtensions: ['.ts', '.js'],
+  })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,79 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Type } from 'avsc';
+import { RejectError } from '../domain/errors';
+
+/** Avro in the Confluent wire format: magic byte 0, 4-byte schema id, Avro body. */
+export interface AvroCodec {
+  decode(message: Buffer): Promise<unknown>;
+  encode(schemaId: number, value: unknown): Promise<Buffer>;
+}
+
+export const SCHEMAS_DIR = path.resolve(__dirname, '../../schemas');
+
+/** Which schema file describes the values of which topic. */
+export const SCHEMA_FILES = {
+  bars: 'bar.avsc',
+  connectionStatus: 'connection-status.avsc',
+  gaps: 'data-gap.avsc',
+  historyRequests: 'history-request.avsc',
+  historyResponses: 'history-response.avsc',
+} as const;
+
+export function readSchema(file: string): string {
+  return fs.readFileSync(path.join(SCHEMAS_DIR, file), 'utf8');
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { status?: number; message?: string };
+  return e.status === 404 || /not found/i.test(e.message ?? '');
+}
+
+export class RegistryCodec implements AvroCodec {
+  readonly client: SchemaRegistry;
+  private readonly types = new Map<number, Type>();
+
+  constructor(url: string) {
+    this.client = new SchemaRegistry({ host: url });
+  }
+
+  /** Registers a schema under `<topic>-value`, BACKWARD compatible, and returns its id. */
+  async register(topic: string, schemaJson: string): Promise<number> {
+    const subject = `${topic}-value`;
+    const { id } = await this.client.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject });
+    return id;
+  }
+
+  private async typeOf(id: number): Promise<Type> {
+    const cached = this.types.get(id);
+    if (cached) return cached;
+    let type: Type;
+    try {
+      type = (await this.client.getSchema(id)) as unknown as Type;
+    } catch (err) {
+      // A registry that is down is a failing dependency, not bad input: let it propagate.
+      if (isNotFound(err)) throw new RejectError('UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`);
+      throw err;
+    }
+    this.types.set(id, type);
+    return type;
+  }
+
+  async decode(message: Buffer): Promise<unknown> {
+    if (message.length < 5 || message[0] !== 0) {
+      throw new RejectError('DECODE_FAILED', 'payload is not in the Confluent wire format (magic byte 0 + schema id)');
+    }
+    const type = await this.typeOf(message.readUInt32BE(1));
+    try {
+      // fromBuffer rejects trailing bytes as well as truncated ones.
+      return type.fromBuffer(message.subarray(5));
+    } catch (err) {
+      throw new RejectError('DECODE_FAILED', `Avro body does not match schema ${message.readUInt32BE(1)}: ${(err as Error).message}`);
+    }
+  }
+
+  async encode(schemaId: number, value: unknown): Promise<Buffer> {
+    return this.client.encode(schemaId, value);
+  }
+}

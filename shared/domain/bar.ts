@@ -1,0 +1,159 @@
+import { RejectError } from './errors';
+import { SeriesIdentity } from './series';
+import { addBars, alignDown, formatTimeframe, isAligned, parseTimeframe, Timeframe } from './timeframe';
+import { normalizeSymbol, VenueRules } from './symbol';
+
+export type BarSource = 'LIVE' | 'HISTORY';
+
+/** A bar as decoded from the wire, before any trust is placed in it. */
+export interface WireBar {
+  symbol: string;
+  timeframe: string;
+  provider?: string | null;
+  venue?: string | null;
+  ts_utc: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  run_id?: string | null;
+  source?: BarSource;
+  history_request_id?: string | null;
+}
+
+/** A bar whose identity is canonical and whose values passed every check. */
+export interface CanonicalBar extends SeriesIdentity {
+  readonly tf: Timeframe;
+  readonly tsMs: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  readonly runId: string | null;
+  readonly source: BarSource;
+  readonly historyRequestId: string | null;
+}
+
+/** Registered providers and venues, looked up case-insensitively. */
+export interface Catalog {
+  provider(name: string): string | undefined;
+  venue(name: string): VenueRules | undefined;
+}
+
+/** Provider and venue for legacy bars that do not carry them, configured per exporter. */
+export interface ExporterDefaults {
+  readonly provider: string;
+  readonly venue: string;
+}
+
+export const FIELD_LIMITS = {
+  symbol: 64,
+  timeframe: 24,
+  provider: 64,
+  venue: 64,
+  run_id: 128,
+  history_request_id: 128,
+} as const;
+
+function checkLength(field: keyof typeof FIELD_LIMITS, value: string | null | undefined): void {
+  if (value != null && value.length > FIELD_LIMITS[field]) {
+    throw new RejectError(
+      'FIELD_TOO_LONG',
+      `${field} is ${value.length} characters, more than the ${FIELD_LIMITS[field]} allowed`,
+    );
+  }
+}
+
+function checkPrice(name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new RejectError('INVALID_PRICE', `${name} is ${value}, not a finite number`);
+  if (value < 0) throw new RejectError('INVALID_PRICE', `${name} is negative (${value})`);
+}
+
+/**
+ * Turns a decoded bar into a canonical one, or throws a RejectError saying exactly what is wrong.
+ * `exporter` names the sender for legacy bars that lack provider and venue.
+ */
+export function canonicalizeBar(
+  wire: WireBar,
+  catalog: Catalog,
+  nowMs: number,
+  legacy?: { exporter: string; defaults: ExporterDefaults | undefined },
+): CanonicalBar {
+  for (const field of Object.keys(FIELD_LIMITS) as Array<keyof typeof FIELD_LIMITS>) {
+    checkLength(field, wire[field]);
+  }
+  let providerName = wire.provider;
+  let venueName = wire.venue;
+  if (providerName == null || venueName == null) {
+    const defaults = legacy?.defaults;
+    if (!defaults) {
+      throw new RejectError(
+        'UNMAPPED_EXPORTER',
+        `bar has no ${providerName == null ? 'provider' : 'venue'} and exporter ` +
+          `${JSON.stringify(legacy?.exporter ?? '')} has no mapping in BI_EXPORTER_DEFAULTS`,
+      );
+    }
+    providerName ??= defaults.provider;
+    venueName ??= defaults.venue;
+  }
+  const provider = catalog.provider(providerName);
+  if (!provider) throw new RejectError('UNKNOWN_PROVIDER', `provider ${JSON.stringify(providerName)} is not registered`);
+  const venue = catalog.venue(venueName);
+  if (!venue) throw new RejectError('UNKNOWN_VENUE', `venue ${JSON.stringify(venueName)} is not registered`);
+
+  const tf = parseTimeframe(wire.timeframe);
+  const symbol = normalizeSymbol(wire.symbol, venue);
+
+  const { open, high, low, close, volume } = wire;
+  checkPrice('open', open);
+  checkPrice('high', high);
+  checkPrice('low', low);
+  checkPrice('close', close);
+  if (!Number.isFinite(volume) || volume < 0) {
+    throw new RejectError('INVALID_VOLUME', `volume is ${volume}; it must be a finite number >= 0`);
+  }
+  if (high < Math.max(open, close, low)) {
+    throw new RejectError('INVALID_OHLC', `high ${high} is below max(open ${open}, close ${close}, low ${low})`);
+  }
+  if (low > Math.min(open, close)) {
+    throw new RejectError('INVALID_OHLC', `low ${low} is above min(open ${open}, close ${close})`);
+  }
+
+  const ts = wire.ts_utc;
+  if (!Number.isSafeInteger(ts) || ts < 0) {
+    throw new RejectError('INVALID_TIMESTAMP', `ts_utc ${ts} is not a UTC time in milliseconds`);
+  }
+  if (!isAligned(tf, ts)) {
+    throw new RejectError(
+      'MISALIGNED_TIMESTAMP',
+      `ts_utc ${new Date(ts).toISOString()} is not a ${formatTimeframe(tf)} open time ` +
+        `(nearest is ${new Date(alignDown(tf, ts)).toISOString()})`,
+    );
+  }
+  const latestAllowed = addBars(tf, alignDown(tf, nowMs), 1);
+  if (ts > latestAllowed) {
+    throw new RejectError(
+      'FUTURE_TIMESTAMP',
+      `ts_utc ${new Date(ts).toISOString()} is more than one ${formatTimeframe(tf)} interval in the future`,
+    );
+  }
+
+  return {
+    symbol,
+    timeframe: formatTimeframe(tf),
+    provider,
+    venue: venue.name,
+    tf,
+    tsMs: ts,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    runId: wire.run_id ?? null,
+    source: wire.source ?? 'LIVE',
+    historyRequestId: wire.history_request_id ?? null,
+  };
+}

@@ -1,0 +1,78 @@
+import type { CanonicalBar } from './bar';
+import { seriesKey } from './series';
+
+/** A bar accepted from the stream, with where it came from. */
+export interface AcceptedBar {
+  readonly bar: CanonicalBar;
+  readonly seriesKey: string;
+  /** Produce time of the message: later versions win, older ones never overwrite. */
+  readonly versionMs: number;
+}
+
+/** One bar ready for the database. */
+export interface BarRow {
+  seriesId: number;
+  tsMs: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  source: string;
+  versionMs: number;
+}
+
+/** The bar open times one strategy run saw in one series during a flush. */
+export interface RunSpan {
+  runId: string;
+  seriesId: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export function accept(bar: CanonicalBar, versionMs: number): AcceptedBar {
+  return { bar, seriesKey: seriesKey(bar), versionMs };
+}
+
+/**
+ * Coalesces a flush: one row per (series, open time), the latest version winning and, between
+ * equal versions, the one that arrived last (last by offset); and one span per (run, series) so
+ * that every run that sent a bar is subscribed, even when its copy was a duplicate.
+ */
+export function planFlush(
+  accepted: readonly AcceptedBar[],
+  seriesIds: ReadonlyMap<string, number>,
+): { rows: BarRow[]; runSpans: RunSpan[] } {
+  const rows = new Map<string, BarRow>();
+  const spans = new Map<string, RunSpan>();
+  for (const a of accepted) {
+    const seriesId = seriesIds.get(a.seriesKey);
+    if (seriesId === undefined) throw new Error(`series ${a.seriesKey} has no id: resolve series before planning`);
+    const b = a.bar;
+    const rowKey = `${seriesId}:${b.tsMs}`;
+    const existing = rows.get(rowKey);
+    if (!existing || a.versionMs >= existing.versionMs) {
+      rows.set(rowKey, {
+        seriesId,
+        tsMs: b.tsMs,
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume,
+        source: b.source,
+        versionMs: a.versionMs,
+      });
+    }
+    if (b.runId !== null) {
+      const spanKey = `${b.runId}\u0000${seriesId}`;
+      const span = spans.get(spanKey);
+      if (!span) spans.set(spanKey, { runId: b.runId, seriesId, firstMs: b.tsMs, lastMs: b.tsMs });
+      else {
+        if (b.tsMs < span.firstMs) span.firstMs = b.tsMs;
+        if (b.tsMs > span.lastMs) span.lastMs = b.tsMs;
+      }
+    }
+  }
+  return { rows: [...rows.values()], runSpans: [...spans.values()] };
+}

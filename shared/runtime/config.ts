@@ -1,0 +1,93 @@
+/**
+ * Configuration from the environment. Every reader records what it could not parse, so a
+ * misconfigured process stops at start-up with one message listing each invalid value instead
+ * of failing on the first and hiding the rest.
+ */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface VarDoc {
+  name: string;
+  fallback: string;
+  help: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class EnvReader {
+  private readonly problems: string[] = [];
+  /** Every variable read, for --help. */
+  readonly documented: VarDoc[] = [];
+
+  constructor(private readonly env: Env = process.env) {}
+
+  private raw(name: string, fallback: string, help: string): string {
+    this.documented.push({ name, fallback, help });
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? fallback : value.trim();
+  }
+
+  string(name: string, fallback: string, help: string): string {
+    return this.raw(name, fallback, help);
+  }
+
+  int(name: string, fallback: number, help: string, range: { min?: number; max?: number } = {}): number {
+    const text = this.raw(name, String(fallback), help);
+    const value = Number(text);
+    const min = range.min ?? Number.MIN_SAFE_INTEGER;
+    const max = range.max ?? Number.MAX_SAFE_INTEGER;
+    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
+      this.problems.push(`${name}=${JSON.stringify(text)} is not a whole number (${help})`);
+      return fallback;
+    }
+    if (value < min || value > max) {
+      this.problems.push(`${name}=${value} is out of range [${min}, ${max}] (${help})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean, help: string): boolean {
+    const text = this.raw(name, fallback ? 'true' : 'false', help).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+    if (['0', 'false', 'no', 'off'].includes(text)) return false;
+    this.problems.push(`${name}=${JSON.stringify(text)} is not a boolean: use true or false (${help})`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[], help: string): T {
+    const text = this.raw(name, fallback, help);
+    if ((allowed as readonly string[]).includes(text)) return text as T;
+    this.problems.push(`${name}=${JSON.stringify(text)} must be one of ${allowed.join(', ')} (${help})`);
+    return fallback;
+  }
+
+  list(name: string, fallback: string[], help: string): string[] {
+    return this.raw(name, fallback.join(','), help)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+  }
+
+  /** Records a problem found while interpreting a value this reader returned. */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  /** Throws one ConfigError naming every invalid variable read so far. */
+  check(): void {
+    if (this.problems.length > 0) throw new ConfigError([...this.problems]);
+  }
+
+  helpText(): string {
+    const width = Math.max(...this.documented.map((d) => d.name.length));
+    return this.documented
+      .map((d) => `  ${d.name.padEnd(width)}  ${d.help} (default: ${d.fallback === '' ? 'none' : d.fallback})`)
+      .join('\n');
+  }
+}

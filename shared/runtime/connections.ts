@@ -1,0 +1,83 @@
+import { EnvReader } from './config';
+
+/**
+ * Where the services are. Defaults match stack.env, so a process started by `make` or by hand on
+ * a developer machine finds the local stack without any variable set.
+ */
+export interface PgSettings {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export interface Topics {
+  bars: string;
+  connectionStatus: string;
+  gaps: string;
+  historyRequests: string;
+  historyResponses: string;
+  barsDlq: string;
+}
+
+export interface Connections {
+  pgAdmin: PgSettings;
+  pgWorker: PgSettings;
+  redis: { host: string; port: number };
+  kafka: { brokers: string[]; clientId: string };
+  registryUrl: string;
+  topics: Topics;
+}
+
+export function readConnections(env: EnvReader, clientId: string): Connections {
+  const host = env.string('BI_PG_HOST', '127.0.0.1', 'PostgreSQL host');
+  const port = env.int('BI_PG_PORT', 55432, 'PostgreSQL port', { min: 1, max: 65535 });
+  const database = env.string('BI_PG_DATABASE', 'bar_ingest', 'PostgreSQL database');
+  const prefix = env.string('BI_TOPIC_PREFIX', '', 'prefix for every topic name (isolates test runs)');
+  const topic = (name: string, fallback: string, help: string): string =>
+    prefix + env.string(name, fallback, help);
+  const registryHost = env.string('BI_REGISTRY_HOST', '127.0.0.1', 'schema registry host');
+  const registryPort = env.int('BI_REGISTRY_PORT', 58081, 'schema registry port', { min: 1, max: 65535 });
+  return {
+    pgAdmin: {
+      host,
+      port,
+      database,
+      user: env.string('BI_PG_ADMIN_USER', 'bar_ingest_admin', 'PostgreSQL role that runs migrations'),
+      password: env.string('BI_PG_ADMIN_PASSWORD', 'bar_ingest_admin', 'password of the migration role'),
+    },
+    pgWorker: {
+      host,
+      port,
+      database,
+      user: env.string('BI_PG_WORKER_USER', 'bar_ingest_worker', 'least-privilege PostgreSQL role of the workers'),
+      password: env.string('BI_PG_WORKER_PASSWORD', 'bar_ingest_worker', 'password of the worker role'),
+    },
+    redis: {
+      host: env.string('BI_REDIS_HOST', '127.0.0.1', 'Redis host'),
+      port: env.int('BI_REDIS_PORT', 56379, 'Redis port', { min: 1, max: 65535 }),
+    },
+    kafka: {
+      brokers: env.list(
+        'BI_KAFKA_BROKERS',
+        [`${env.string('BI_KAFKA_HOST', '127.0.0.1', 'Kafka host')}:${env.int('BI_KAFKA_PORT', 59092, 'Kafka port', { min: 1, max: 65535 })}`],
+        'Kafka bootstrap servers, comma-separated host:port',
+      ),
+      clientId: env.string('BI_KAFKA_CLIENT_ID', clientId, 'Kafka client id'),
+    },
+    registryUrl: env.string(
+      'BI_REGISTRY_URL',
+      `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
+      'Confluent-compatible schema registry base URL',
+    ),
+    topics: {
+      bars: topic('BI_TOPIC_BARS', 'md.bars.v1', 'topic of incoming bars'),
+      connectionStatus: topic('BI_TOPIC_CONNECTION_STATUS', 'md.connection-status.v1', 'topic of exporter connection events'),
+      gaps: topic('BI_TOPIC_GAPS', 'md.gaps.v1', 'topic of DataGap events'),
+      historyRequests: topic('BI_TOPIC_HISTORY_REQUESTS', 'md.history-requests.v1', 'topic of backfill requests'),
+      historyResponses: topic('BI_TOPIC_HISTORY_RESPONSES', 'md.history-responses.v1', 'topic of backfill answers'),
+      barsDlq: topic('BI_TOPIC_BARS_DLQ', 'md.bars.dlq.v1', 'dead-letter topic for rejected bars'),
+    },
+  };
+}

@@ -1,0 +1,314 @@
+import { canonicalizeBar, Catalog, ExporterDefaults, WireBar } from '../../shared/domain/bar';
+import { isRejectError, RejectCode } from '../../shared/domain/errors';
+import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
+import type { SeriesIdentity } from '../../shared/domain/series';
+import type { Logger } from '../../shared/runtime/log';
+import { IngestMetrics } from './metrics';
+
+/** A Kafka record as the core sees it, free of any client library's types. */
+export interface InboundMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestampMs: number;
+  headers: Record<string, string | undefined>;
+}
+
+export interface Rejected {
+  message: InboundMessage;
+  code: RejectCode;
+  reason: string;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  /** The next offset to read, as Kafka expects. */
+  offset: string;
+}
+
+export interface WriteResult {
+  inserted: number;
+  corrected: number;
+  unchanged: number;
+}
+
+/** Everything the core needs from the outside world, as small functions. */
+export interface IngestPorts {
+  decode(value: Buffer): Promise<unknown>;
+  catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> };
+  resolveSeries(series: SeriesIdentity[]): Promise<ReadonlyMap<string, number>>;
+  /** Writes bars, coverage and subscriptions in one transaction. */
+  write(rows: BarRow[], spans: RunSpan[]): Promise<WriteResult>;
+  /** Resolves once the broker acknowledged every dead letter. */
+  deadLetter(rejected: Rejected[]): Promise<void>;
+  commit(offsets: OffsetToCommit[]): Promise<void>;
+  exporterDefaults(exporterId: string): ExporterDefaults | undefined;
+}
+
+export interface IngestOptions {
+  /** Flush when this many messages are waiting... */
+  flushMaxBars: number;
+  /** ...or when the oldest waiting message has waited this long. */
+  flushMaxWaitMs: number;
+  /** Retry delays for failing dependencies, doubling up to the max. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  now?: () => number;
+}
+
+export const EXPORTER_HEADER = 'bi-exporter-id';
+
+interface Item {
+  message: InboundMessage;
+  accepted?: AcceptedBar;
+  rejected?: Rejected;
+  /** Set on the last item of a submitted batch: resolved once that item is durable. */
+  onFlushed?: Deferred;
+}
+
+class Deferred {
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  readonly promise = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+}
+
+export class ShutdownError extends Error {
+  readonly code = 'SHUTDOWN';
+  constructor() {
+    super('worker is shutting down');
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The ingest worker's logic: decode, canonicalize and validate each message, batch across
+ * partitions, then per flush: dead letters acknowledged, rows written in one transaction, and only
+ * then the offsets committed. A failing dependency is retried with backoff (the worker reports
+ * itself unhealthy meanwhile) and never turns a message into a dead letter.
+ */
+export class IngestCore {
+  readonly metrics = new IngestMetrics();
+  private queue: Item[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private kicked = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private failingSince: number | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly ports: IngestPorts,
+    private readonly options: IngestOptions,
+    private readonly log: Logger,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Healthy unless a dependency is failing right now. */
+  health(): { healthy: boolean; failingForMs: number } {
+    return {
+      healthy: this.failingSince === undefined,
+      failingForMs: this.failingSince === undefined ? 0 : this.now() - this.failingSince,
+    };
+  }
+
+  /**
+   * Takes one partition's batch and resolves when every message of it is durable (stored or
+   * dead-lettered) and its offset committed. `heartbeat` keeps the group membership alive while
+   * a slow database holds the flush.
+   */
+  async submit(messages: InboundMessage[], heartbeat: () => Promise<void> = async () => undefined): Promise<void> {
+    if (messages.length === 0) return;
+    const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
+    try {
+      const items = await this.retrying('decode', () => this.prepare(messages));
+      const done = new Deferred();
+      items[items.length - 1]!.onFlushed = done;
+      this.queue.push(...items);
+      this.schedule();
+      await done.promise;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /**
+   * Flushes what is queued. A flush that meets a failing dependency while stopping gives up
+   * instead of retrying: nothing of it is committed, so Kafka redelivers it to the next owner.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.queue.length > 0) this.kick();
+    await this.chain;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async prepare(messages: InboundMessage[]): Promise<Item[]> {
+    const items: Item[] = [];
+    const unknownProviders = new Set<string>();
+    const unknownVenues = new Set<string>();
+    const wires = new Map<Item, WireBar>();
+    for (const message of messages) {
+      const item: Item = { message };
+      items.push(item);
+      if (message.value === null || message.value.length === 0) {
+        item.rejected = { message, code: 'DECODE_FAILED', reason: 'message has no value (empty or tombstone)' };
+        continue;
+      }
+      let wire: WireBar;
+      try {
+        wire = (await this.ports.decode(message.value)) as WireBar;
+      } catch (err) {
+        // Anything but a RejectError (registry unreachable, say) is a failing dependency: rethrow.
+        if (!isRejectError(err)) throw err;
+        item.rejected = { message, code: err.code, reason: err.message };
+        continue;
+      }
+      wires.set(item, wire);
+      this.canonicalize(item, wire);
+      if (item.rejected?.code === 'UNKNOWN_PROVIDER' && wire.provider) unknownProviders.add(wire.provider);
+      if (item.rejected?.code === 'UNKNOWN_VENUE' && wire.venue) unknownVenues.add(wire.venue);
+    }
+    // Names may have been registered since the catalog was loaded: look once, then judge again.
+    if ((unknownProviders.size > 0 || unknownVenues.size > 0) &&
+        (await this.ports.catalog.resolveUnknown([...unknownProviders], [...unknownVenues]))) {
+      for (const item of items) {
+        const code = item.rejected?.code;
+        if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {
+          item.rejected = undefined;
+          this.canonicalize(item, wires.get(item)!);
+        }
+      }
+    }
+    this.metrics.messages += messages.length;
+    return items;
+  }
+
+  private canonicalize(item: Item, wire: WireBar): void {
+    const exporter = item.message.headers[EXPORTER_HEADER] ?? '';
+    try {
+      const bar = canonicalizeBar(wire, this.ports.catalog, this.now(), {
+        exporter,
+        defaults: this.ports.exporterDefaults(exporter),
+      });
+      item.accepted = accept(bar, item.message.timestampMs);
+    } catch (err) {
+      if (!isRejectError(err)) throw err;
+      item.rejected = { message: item.message, code: err.code, reason: err.message };
+    }
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.options.flushMaxBars) this.kick();
+    else if (this.queue.length > 0 && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, this.options.flushMaxWaitMs);
+    }
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.kicked) return;
+    this.kicked = true;
+    this.chain = this.chain.then(async () => {
+      this.kicked = false;
+      const items = this.queue.splice(0, this.options.flushMaxBars);
+      if (items.length === 0) return;
+      try {
+        await this.flush(items);
+        for (const item of items) item.onFlushed?.resolve();
+      } catch (err) {
+        // Only a shutdown gets here: nothing of these items was committed, so Kafka redelivers them.
+        for (const item of [...items, ...this.queue.splice(0)]) item.onFlushed?.reject(err);
+        return;
+      }
+      this.schedule();
+    });
+  }
+
+  private async flush(items: Item[]): Promise<void> {
+    const started = this.now();
+    const accepted: AcceptedBar[] = [];
+    const rejected: Rejected[] = [];
+    for (const item of items) {
+      if (item.accepted) accepted.push(item.accepted);
+      else if (item.rejected) rejected.push(item.rejected);
+    }
+
+    if (rejected.length > 0) {
+      await this.retrying('dead-letter', () => this.ports.deadLetter(rejected));
+      for (const r of rejected) {
+        this.metrics.reject(r.code);
+        this.log.warn('rejected message', {
+          code: r.code,
+          reason: r.reason,
+          topic: r.message.topic,
+          partition: r.message.partition,
+          offset: r.message.offset,
+        });
+      }
+    }
+
+    if (accepted.length > 0) {
+      const unique = new Map<string, SeriesIdentity>();
+      for (const a of accepted) unique.set(a.seriesKey, a.bar);
+      const ids = await this.retrying('resolve-series', () => this.ports.resolveSeries([...unique.values()]));
+      const { rows, runSpans } = planFlush(accepted, ids);
+      const result = await this.retrying('write', () => this.ports.write(rows, runSpans));
+      this.metrics.barsInserted += result.inserted;
+      this.metrics.barsCorrected += result.corrected;
+      this.metrics.barsUnchanged += accepted.length - result.inserted - result.corrected;
+    }
+
+    await this.retrying('commit', () => this.ports.commit(nextOffsets(items)));
+    this.metrics.recordFlush(this.now() - started);
+  }
+
+  /** Runs `step` until it succeeds or the worker stops, backing off between failures. */
+  private async retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    let delay = this.options.retryInitialMs;
+    for (;;) {
+      try {
+        const value = await fn();
+        if (this.failingSince !== undefined) {
+          this.log.info('dependency recovered', { step, failedForMs: this.now() - this.failingSince });
+          this.failingSince = undefined;
+        }
+        return value;
+      } catch (err) {
+        if (this.stopping) throw new ShutdownError();
+        this.metrics.dependencyFailures += 1;
+        this.failingSince ??= this.now();
+        this.log.error('dependency failed, retrying', { step, err, retryInMs: delay });
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.retryMaxMs);
+      }
+    }
+  }
+}
+
+/** The offset after the last message of each partition in a flush. */
+export function nextOffsets(items: readonly { message: InboundMessage }[]): OffsetToCommit[] {
+  const last = new Map<string, OffsetToCommit>();
+  for (const { message } of items) {
+    const key = `${message.topic}\u0000${message.partition}`;
+    const next = (BigInt(message.offset) + 1n).toString();
+    const seen = last.get(key);
+    if (!seen || BigInt(next) > BigInt(seen.offset)) {
+      last.set(key, { topic: message.topic, partition: message.partition, offset: next });
+    }
+  }
+  return [...last.values()];
+}

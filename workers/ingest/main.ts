@@ -1,0 +1,141 @@
+/**
+ * The ingest worker: consumes md.bars.v1 as one member of the `bar-ingest` consumer group and
+ * upserts bars into PostgreSQL. Run as many as you like; Kafka spreads the partitions.
+ */
+import { createKafka } from '../../shared/adapters/kafka';
+import { createKnex } from '../../shared/adapters/postgres';
+import { RegistryCodec } from '../../shared/adapters/registry';
+import { DbCatalog } from '../../shared/adapters/catalog';
+import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
+import { createLogger } from '../../shared/runtime/log';
+import { handleHelp, loadConfigOrExit, onShutdown, serveHealth } from '../../shared/runtime/process';
+import { IngestCore, InboundMessage, Rejected } from './core';
+import { IngestConfig, readIngestConfig } from './config';
+
+const USAGE = `bar-ingest ingest worker
+
+Usage: tsx workers/ingest/main.ts [--help]
+
+Consumes bars from Kafka, validates and normalizes them, and upserts them in bulk into
+PostgreSQL. Rejected messages go to the dead-letter topic with an error code and reason.
+Stops gracefully on SIGTERM or SIGINT (flushes what it holds, then commits).`;
+
+const DLQ_HEADERS = {
+  code: 'bi-error-code',
+  reason: 'bi-error-reason',
+  topic: 'bi-source-topic',
+  partition: 'bi-source-partition',
+  offset: 'bi-source-offset',
+  timestamp: 'bi-source-timestamp',
+} as const;
+
+function headersOf(raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = first === undefined ? undefined : first.toString();
+  }
+  return out;
+}
+
+export async function startIngestWorker(config: IngestConfig, log = createLogger({ worker: 'ingest' })) {
+  const { connections: c } = config;
+  const kafka = createKafka(c.kafka, log);
+  const knex = createKnex(c.pgWorker, { min: 1, max: config.pgPoolMax });
+  const codec = new RegistryCodec(c.registryUrl);
+  const catalog = new DbCatalog(knex, { autoRegister: config.autoRegister, reloadEveryMs: 5_000 });
+  const series = new SeriesDirectory(knex);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({
+    groupId: config.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 1_048_576,
+  });
+
+  await catalog.load();
+  await producer.connect();
+  await consumer.connect();
+
+  const core = new IngestCore(
+    {
+      decode: (value) => codec.decode(value),
+      catalog,
+      resolveSeries: (s) => series.resolve(s),
+      write: (rows, spans) => knex.transaction((trx) => writeFlush(trx, rows, spans)),
+      deadLetter: async (rejected: Rejected[]) => {
+        await producer.send({
+          topic: c.topics.barsDlq,
+          acks: -1,
+          messages: rejected.map(({ message: m, code, reason }) => ({
+            key: m.key,
+            value: m.value,
+            headers: {
+              ...m.headers,
+              [DLQ_HEADERS.code]: code,
+              [DLQ_HEADERS.reason]: reason,
+              [DLQ_HEADERS.topic]: m.topic,
+              [DLQ_HEADERS.partition]: String(m.partition),
+              [DLQ_HEADERS.offset]: m.offset,
+              [DLQ_HEADERS.timestamp]: String(m.timestampMs),
+            },
+          })),
+        });
+      },
+      commit: (offsets) => consumer.commitOffsets(offsets),
+      exporterDefaults: (id) => config.exporterDefaults.get(id),
+    },
+    { flushMaxBars: config.flushMaxBars, flushMaxWaitMs: config.flushMaxWaitMs, retryInitialMs: 200, retryMaxMs: 5_000 },
+    log,
+  );
+
+  await consumer.subscribe({ topic: c.topics.bars, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: config.partitionsConcurrently,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale()) return;
+      const messages: InboundMessage[] = batch.messages.map((m) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+        timestampMs: Number(m.timestamp),
+        headers: headersOf(m.headers),
+      }));
+      await core.submit(messages, heartbeat);
+    },
+  });
+  const server = serveHealth(config.healthPort, () => ({ ...core.health(), ...core.metrics.snapshot() }), () => core.metrics.prometheus());
+  log.info('ingest worker started', { topic: c.topics.bars, groupId: config.groupId, flushMaxBars: config.flushMaxBars });
+
+  return {
+    core,
+    async stop(): Promise<void> {
+      // Stop fetching first, then flush what is held, then let go of connections.
+      await consumer.stop();
+      await core.stop();
+      await consumer.disconnect();
+      await producer.disconnect();
+      await knex.destroy();
+      server?.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  handleHelp(process.argv, USAGE, readIngestConfig);
+  const config = loadConfigOrExit(readIngestConfig);
+  const log = createLogger({ worker: 'ingest', pid: process.pid });
+  startIngestWorker(config, log).then(
+    (worker) => {
+      onShutdown(log, config.shutdownTimeoutMs, () => worker.stop());
+      setInterval(() => log.info('progress', worker.core.metrics.snapshot()), 30_000).unref();
+    },
+    (err: unknown) => {
+      log.error('could not start', { err });
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,68 @@
+import type { RejectCode } from '../../shared/domain/errors';
+
+/** Counters a person or Prometheus can read from /metrics. */
+export class IngestMetrics {
+  messages = 0;
+  barsInserted = 0;
+  barsCorrected = 0;
+  barsUnchanged = 0;
+  flushes = 0;
+  dependencyFailures = 0;
+  readonly rejected = new Map<RejectCode, number>();
+  private readonly flushMs: number[] = [];
+
+  reject(code: RejectCode): void {
+    this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1);
+  }
+
+  rejectedTotal(): number {
+    let total = 0;
+    for (const n of this.rejected.values()) total += n;
+    return total;
+  }
+
+  recordFlush(ms: number): void {
+    this.flushes += 1;
+    // A bounded window: enough for p50/p99, and memory stays flat however long the worker runs.
+    if (this.flushMs.length >= 4096) this.flushMs.shift();
+    this.flushMs.push(ms);
+  }
+
+  flushPercentile(p: number): number {
+    if (this.flushMs.length === 0) return 0;
+    const sorted = [...this.flushMs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  }
+
+  snapshot(): Record<string, unknown> {
+    return {
+      messages: this.messages,
+      bars_inserted: this.barsInserted,
+      bars_corrected: this.barsCorrected,
+      bars_unchanged: this.barsUnchanged,
+      rejected: Object.fromEntries(this.rejected),
+      flushes: this.flushes,
+      flush_ms_p50: this.flushPercentile(50),
+      flush_ms_p99: this.flushPercentile(99),
+      dependency_failures: this.dependencyFailures,
+    };
+  }
+
+  prometheus(): string {
+    const lines = [
+      '# TYPE bi_messages_total counter',
+      `bi_messages_total ${this.messages}`,
+      '# TYPE bi_bars_written_total counter',
+      `bi_bars_written_total{result="inserted"} ${this.barsInserted}`,
+      `bi_bars_written_total{result="corrected"} ${this.barsCorrected}`,
+      `bi_bars_written_total{result="unchanged"} ${this.barsUnchanged}`,
+      '# TYPE bi_rejected_total counter',
+      ...[...this.rejected].map(([code, n]) => `bi_rejected_total{code="${code}"} ${n}`),
+      '# TYPE bi_flushes_total counter',
+      `bi_flushes_total ${this.flushes}`,
+      '# TYPE bi_dependency_failures_total counter',
+      `bi_dependency_failures_total ${this.dependencyFailures}`,
+    ];
+    return lines.join('\n') + '\n';
+  }
+}
