@@ -76,7 +76,11 @@ async function main(): Promise<void> {
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-reference-exporter'));
   const log = createLogger({ tool: 'reference-exporter' });
   const kafka = createKafka(c.kafka, log);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   const publisher = new BarPublisher(producer, new RegistryCodec(c.registryUrl), c.topics.bars, args.exporterId);
   const now = Date.now();
@@ -91,7 +95,13 @@ async function main(): Promise<void> {
   }
   await producer.disconnect();
   process.stdout.write(
-    JSON.stringify({ published: plan.bars.length + bad, distinct_bars: plan.distinct, runs: args.runs, series: DEMO_SERIES.length, bad }) + '\n',
+    JSON.stringify({
+      published: plan.bars.length + bad,
+      distinct_bars: plan.distinct,
+      runs: args.runs,
+      series: DEMO_SERIES.length,
+      bad,
+    }) + '\n',
   );
 }
 

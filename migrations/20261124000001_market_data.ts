@@ -91,12 +91,21 @@ export async function up(knex: Knex): Promise<void> {
       ...Object.entries(v.assetAliases).map(([alias, canonical]) => ({ kind: 'ASSET', alias, canonical })),
       ...Object.entries(v.tickerAliases).map(([alias, canonical]) => ({ kind: 'TICKER', alias, canonical })),
     ].map((a) => ({ ...a, venue_id: row!.id }));
-    if (aliases.length > 0) await knex('symbol_aliases').insert(aliases).onConflict(['venue_id', 'kind', 'alias']).ignore();
+    if (aliases.length > 0)
+      await knex('symbol_aliases').insert(aliases).onConflict(['venue_id', 'kind', 'alias']).ignore();
   }
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['run_subscriptions', 'strategy_runs', 'market_bars', 'market_series', 'symbol_aliases', 'venues', 'providers']) {
+  for (const table of [
+    'run_subscriptions',
+    'strategy_runs',
+    'market_bars',
+    'market_series',
+    'symbol_aliases',
+    'venues',
+    'providers',
+  ]) {
     await knex.schema.dropTableIfExists(table);
   }
 }

@@ -58,7 +58,11 @@ async function main(): Promise<void> {
   }
   if (what === 'schemas' || what === 'all') {
     const ids = await registerSchemas(c);
-    process.stdout.write(`schemas: ${Object.entries(ids).map(([s, id]) => `${s}=${id}`).join(', ')}\n`);
+    process.stdout.write(
+      `schemas: ${Object.entries(ids)
+        .map(([s, id]) => `${s}=${id}`)
+        .join(', ')}\n`,
+    );
   }
 }
 

@@ -34,7 +34,12 @@ export class SeriesDirectory {
     }
     if (missing.size > 0) {
       const list = [...missing.values()];
-      const cols = [list.map((s) => s.symbol), list.map((s) => s.timeframe), list.map((s) => s.provider), list.map((s) => s.venue)];
+      const cols = [
+        list.map((s) => s.symbol),
+        list.map((s) => s.timeframe),
+        list.map((s) => s.provider),
+        list.map((s) => s.venue),
+      ];
       // Committed on its own, before the bars: a cached id must never belong to a rolled-back row.
       await this.knex.raw(
         `INSERT INTO market_series (symbol, timeframe, provider, venue)
@@ -81,7 +86,17 @@ export async function writeFlush(trx: Knex.Transaction, rows: BarRow[], runSpans
         AND (b.open, b.high, b.low, b.close, b.volume) IS DISTINCT FROM
             (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
      RETURNING (xmax = 0) AS inserted`,
-    [col('seriesId'), col('tsMs'), col('open'), col('high'), col('low'), col('close'), col('volume'), col('source'), col('versionMs')],
+    [
+      col('seriesId'),
+      col('tsMs'),
+      col('open'),
+      col('high'),
+      col('low'),
+      col('close'),
+      col('volume'),
+      col('source'),
+      col('versionMs'),
+    ],
   );
   const inserted = result.rows.filter((r) => r.inserted).length;
   const corrected = result.rows.length - inserted;

@@ -26,7 +26,10 @@ export class DbCatalog implements Catalog {
 
   constructor(
     private readonly knex: Knex,
-    private readonly options: { autoRegister: boolean; reloadEveryMs: number } = { autoRegister: false, reloadEveryMs: 5_000 },
+    private readonly options: { autoRegister: boolean; reloadEveryMs: number } = {
+      autoRegister: false,
+      reloadEveryMs: 5_000,
+    },
   ) {}
 
   provider(name: string): string | undefined {
@@ -69,10 +72,16 @@ export class DbCatalog implements Catalog {
       const newProviders = providers.filter((p) => !this.provider(p));
       const newVenues = venues.filter((v) => !this.venue(v));
       if (newProviders.length > 0) {
-        await this.knex('providers').insert(newProviders.map((name) => ({ name }))).onConflict().ignore();
+        await this.knex('providers')
+          .insert(newProviders.map((name) => ({ name })))
+          .onConflict()
+          .ignore();
       }
       if (newVenues.length > 0) {
-        await this.knex('venues').insert(newVenues.map((name) => ({ name }))).onConflict().ignore();
+        await this.knex('venues')
+          .insert(newVenues.map((name) => ({ name })))
+          .onConflict()
+          .ignore();
       }
       await this.load();
       return true;

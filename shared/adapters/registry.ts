@@ -69,7 +69,10 @@ export class RegistryCodec implements AvroCodec {
       // fromBuffer rejects trailing bytes as well as truncated ones.
       return type.fromBuffer(message.subarray(5));
     } catch (err) {
-      throw new RejectError('DECODE_FAILED', `Avro body does not match schema ${message.readUInt32BE(1)}: ${(err as Error).message}`);
+      throw new RejectError(
+        'DECODE_FAILED',
+        `Avro body does not match schema ${message.readUInt32BE(1)}: ${(err as Error).message}`,
+      );
     }
   }
 

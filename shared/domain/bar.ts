@@ -99,7 +99,8 @@ export function canonicalizeBar(
     venueName ??= defaults.venue;
   }
   const provider = catalog.provider(providerName);
-  if (!provider) throw new RejectError('UNKNOWN_PROVIDER', `provider ${JSON.stringify(providerName)} is not registered`);
+  if (!provider)
+    throw new RejectError('UNKNOWN_PROVIDER', `provider ${JSON.stringify(providerName)} is not registered`);
   const venue = catalog.venue(venueName);
   if (!venue) throw new RejectError('UNKNOWN_VENUE', `venue ${JSON.stringify(venueName)} is not registered`);
 

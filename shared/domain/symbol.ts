@@ -43,7 +43,10 @@ function pair(venue: VenueRules, base: string, quote: string): string {
 export function normalizeSymbol(raw: string, venue: VenueRules): string {
   const text = raw.trim();
   if (text.length === 0 || !ALLOWED.test(text)) {
-    throw new RejectError('INVALID_SYMBOL', `symbol ${JSON.stringify(raw)} is empty or has characters a ticker never has`);
+    throw new RejectError(
+      'INVALID_SYMBOL',
+      `symbol ${JSON.stringify(raw)} is empty or has characters a ticker never has`,
+    );
   }
   const upper = text.toUpperCase();
   const aliased = venue.tickerAliases[upper];

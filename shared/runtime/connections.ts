@@ -35,8 +35,7 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
   const port = env.int('BI_PG_PORT', 55432, 'PostgreSQL port', { min: 1, max: 65535 });
   const database = env.string('BI_PG_DATABASE', 'bar_ingest', 'PostgreSQL database');
   const prefix = env.string('BI_TOPIC_PREFIX', '', 'prefix for every topic name (isolates test runs)');
-  const topic = (name: string, fallback: string, help: string): string =>
-    prefix + env.string(name, fallback, help);
+  const topic = (name: string, fallback: string, help: string): string => prefix + env.string(name, fallback, help);
   const registryHost = env.string('BI_REGISTRY_HOST', '127.0.0.1', 'schema registry host');
   const registryPort = env.int('BI_REGISTRY_PORT', 58081, 'schema registry port', { min: 1, max: 65535 });
   return {
@@ -61,7 +60,9 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
     kafka: {
       brokers: env.list(
         'BI_KAFKA_BROKERS',
-        [`${env.string('BI_KAFKA_HOST', '127.0.0.1', 'Kafka host')}:${env.int('BI_KAFKA_PORT', 59092, 'Kafka port', { min: 1, max: 65535 })}`],
+        [
+          `${env.string('BI_KAFKA_HOST', '127.0.0.1', 'Kafka host')}:${env.int('BI_KAFKA_PORT', 59092, 'Kafka port', { min: 1, max: 65535 })}`,
+        ],
         'Kafka bootstrap servers, comma-separated host:port',
       ),
       clientId: env.string('BI_KAFKA_CLIENT_ID', clientId, 'Kafka client id'),
@@ -73,7 +74,11 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
     ),
     topics: {
       bars: topic('BI_TOPIC_BARS', 'md.bars.v1', 'topic of incoming bars'),
-      connectionStatus: topic('BI_TOPIC_CONNECTION_STATUS', 'md.connection-status.v1', 'topic of exporter connection events'),
+      connectionStatus: topic(
+        'BI_TOPIC_CONNECTION_STATUS',
+        'md.connection-status.v1',
+        'topic of exporter connection events',
+      ),
       gaps: topic('BI_TOPIC_GAPS', 'md.gaps.v1', 'topic of DataGap events'),
       historyRequests: topic('BI_TOPIC_HISTORY_REQUESTS', 'md.history-requests.v1', 'topic of backfill requests'),
       historyResponses: topic('BI_TOPIC_HISTORY_RESPONSES', 'md.history-responses.v1', 'topic of backfill answers'),

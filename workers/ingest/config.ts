@@ -35,14 +35,31 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
     connections,
     groupId: env.string('BI_INGEST_GROUP_ID', 'bar-ingest', 'Kafka consumer group shared by all ingest workers'),
     flushMaxBars: env.int('BI_FLUSH_MAX_BARS', 100, 'flush when this many messages wait', { min: 1, max: 1_000_000 }),
-    flushMaxWaitMs: env.int('BI_FLUSH_MAX_WAIT_MS', 1000, 'flush when the oldest message waited this long (ms)', { min: 1, max: 60_000 }),
-    partitionsConcurrently: env.int('BI_PARTITIONS_CONCURRENTLY', 12, 'partitions batched together into one flush', { min: 1, max: 1000 }),
-    autoRegister: env.bool('BI_AUTO_REGISTER', false, 'register unknown providers and venues instead of rejecting their bars'),
+    flushMaxWaitMs: env.int('BI_FLUSH_MAX_WAIT_MS', 1000, 'flush when the oldest message waited this long (ms)', {
+      min: 1,
+      max: 60_000,
+    }),
+    partitionsConcurrently: env.int('BI_PARTITIONS_CONCURRENTLY', 12, 'partitions batched together into one flush', {
+      min: 1,
+      max: 1000,
+    }),
+    autoRegister: env.bool(
+      'BI_AUTO_REGISTER',
+      false,
+      'register unknown providers and venues instead of rejecting their bars',
+    ),
     exporterDefaults: parseExporterDefaults(
-      env.list('BI_EXPORTER_DEFAULTS', [], `provider/venue for legacy bars by the exporter id header, as exporter=Provider/Venue,...`),
+      env.list(
+        'BI_EXPORTER_DEFAULTS',
+        [],
+        `provider/venue for legacy bars by the exporter id header, as exporter=Provider/Venue,...`,
+      ),
       env,
     ),
-    healthPort: env.int('BI_HEALTH_PORT', 0, 'port for /healthz and /metrics on 127.0.0.1 (0: off)', { min: 0, max: 65535 }),
+    healthPort: env.int('BI_HEALTH_PORT', 0, 'port for /healthz and /metrics on 127.0.0.1 (0: off)', {
+      min: 0,
+      max: 65535,
+    }),
     shutdownTimeoutMs: env.int('BI_SHUTDOWN_TIMEOUT_MS', 30_000, 'how long a graceful stop may take (ms)', { min: 0 }),
     pgPoolMax: env.int('BI_PG_POOL_MAX', 4, 'PostgreSQL connections per worker', { min: 1, max: 100 }),
   };

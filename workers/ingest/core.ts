@@ -177,8 +177,10 @@ export class IngestCore {
       if (item.rejected?.code === 'UNKNOWN_VENUE' && wire.venue) unknownVenues.add(wire.venue);
     }
     // Names may have been registered since the catalog was loaded: look once, then judge again.
-    if ((unknownProviders.size > 0 || unknownVenues.size > 0) &&
-        (await this.ports.catalog.resolveUnknown([...unknownProviders], [...unknownVenues]))) {
+    if (
+      (unknownProviders.size > 0 || unknownVenues.size > 0) &&
+      (await this.ports.catalog.resolveUnknown([...unknownProviders], [...unknownVenues]))
+    ) {
       for (const item of items) {
         const code = item.rejected?.code;
         if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {

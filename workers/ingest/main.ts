@@ -29,7 +29,9 @@ const DLQ_HEADERS = {
   timestamp: 'bi-source-timestamp',
 } as const;
 
-function headersOf(raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string | undefined> {
+function headersOf(
+  raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw ?? {})) {
     const first = Array.isArray(v) ? v[0] : v;
@@ -85,7 +87,12 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       commit: (offsets) => consumer.commitOffsets(offsets),
       exporterDefaults: (id) => config.exporterDefaults.get(id),
     },
-    { flushMaxBars: config.flushMaxBars, flushMaxWaitMs: config.flushMaxWaitMs, retryInitialMs: 200, retryMaxMs: 5_000 },
+    {
+      flushMaxBars: config.flushMaxBars,
+      flushMaxWaitMs: config.flushMaxWaitMs,
+      retryInitialMs: 200,
+      retryMaxMs: 5_000,
+    },
     log,
   );
 
@@ -107,8 +114,16 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       await core.submit(messages, heartbeat);
     },
   });
-  const server = serveHealth(config.healthPort, () => ({ ...core.health(), ...core.metrics.snapshot() }), () => core.metrics.prometheus());
-  log.info('ingest worker started', { topic: c.topics.bars, groupId: config.groupId, flushMaxBars: config.flushMaxBars });
+  const server = serveHealth(
+    config.healthPort,
+    () => ({ ...core.health(), ...core.metrics.snapshot() }),
+    () => core.metrics.prometheus(),
+  );
+  log.info('ingest worker started', {
+    topic: c.topics.bars,
+    groupId: config.groupId,
+    flushMaxBars: config.flushMaxBars,
+  });
 
   return {
     core,

@@ -1,0 +1,61 @@
+# bar-ingest: every entry point. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+BIN := node_modules/.bin
+RUN := scripts/with-env.sh
+TSX := $(RUN) $(BIN)/tsx
+# The suite runs against its own database, so `make test` never touches the demo's data.
+TEST_ENV := BI_PG_DATABASE=bar_ingest_test
+
+.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench coverage clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## install Node dependencies (npm ci), once
+
+up: ## install what is missing and start PostgreSQL, Redis, Kafka and the registry (idempotent)
+	@scripts/stack.sh up
+
+down: ## stop every service the stack started
+	@scripts/stack.sh down
+
+status: ## show each service and its port
+	@scripts/stack.sh status
+
+prepare: deps up ## up, then migrations, topics and schemas (idempotent)
+	@$(TSX) scripts/prepare.ts all
+	@$(TEST_ENV) $(TSX) scripts/prepare.ts migrate >/dev/null
+
+demo: prepare ## run the reference exporter and two ingest workers end to end, print what was stored
+	@$(TSX) scripts/demo.ts
+
+test: prepare ## the whole suite against the real services: static checks, unit, integration
+	@$(MAKE) --no-print-directory typecheck lint
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: deps ## fast unit tests of the pure domain
+	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
+
+test-integration: deps ## integration tests (needs `make prepare`)
+	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.integration.json
+
+typecheck: deps ## strict TypeScript
+	@$(BIN)/tsc -p tsconfig.json --noEmit
+
+lint: deps ## eslint and prettier
+	@$(BIN)/eslint --max-warnings 0 .
+	@$(BIN)/prettier --check --log-level warn .
+
+format: deps ## rewrite files with prettier
+	@$(BIN)/prettier --write --log-level warn .
+
+bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
+	@$(TSX) bench/run.ts
+
+clean: down ## stop the stack and delete its data (keeps downloads)
+	rm -rf .stack/data .stack/run

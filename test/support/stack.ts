@@ -1,0 +1,189 @@
+/**
+ * Helpers for integration tests against the real services. Each test context gets its own topic
+ * prefix and consumer group, so tests never see each other's messages; PostgreSQL tables are
+ * truncated between tests (the suite runs against its own database, bar_ingest_test).
+ */
+import crypto from 'node:crypto';
+import { Consumer, Kafka, Partitioners, Producer } from 'kafkajs';
+import type { Knex } from 'knex';
+import { createKafka, ensureTopics, topicSpecs } from '../../shared/adapters/kafka';
+import { createKnex } from '../../shared/adapters/postgres';
+import { RegistryCodec } from '../../shared/adapters/registry';
+import { EnvReader } from '../../shared/runtime/config';
+import { Connections, readConnections } from '../../shared/runtime/connections';
+import { silentLogger } from '../../shared/runtime/log';
+import type { WireBar } from '../../shared/domain/bar';
+import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
+import { startIngestWorker } from '../../workers/ingest/main';
+import { BarPublisher } from '../../exporter/publisher';
+import { registerSchemas } from '../../scripts/prepare';
+
+export const baseConnections: Connections = readConnections(new EnvReader(), 'bar-ingest-test');
+
+let adminKnex: Knex | undefined;
+/** Owner-role connection for assertions and clean-up. */
+export function db(): Knex {
+  adminKnex ??= createKnex(baseConnections.pgAdmin, { min: 0, max: 4 });
+  return adminKnex;
+}
+
+export async function closeDb(): Promise<void> {
+  await adminKnex?.destroy();
+  adminKnex = undefined;
+}
+
+const DATA_TABLES = ['run_subscriptions', 'strategy_runs', 'market_bars', 'market_series'];
+
+export async function truncateData(): Promise<void> {
+  await db().raw(`TRUNCATE ${DATA_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+export function uniqueName(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/** A private set of topics (with schemas registered) and a Kafka client for one test. */
+export class TestContext {
+  readonly prefix = `${uniqueName('t')}.`;
+  readonly env: Record<string, string>;
+  readonly connections: Connections;
+  readonly kafka: Kafka;
+  readonly codec: RegistryCodec;
+  private producer: Producer | undefined;
+  private readonly consumers: Consumer[] = [];
+  private readonly workers: Array<{ stop(): Promise<void> }> = [];
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    this.env = { ...process.env, BI_TOPIC_PREFIX: this.prefix, BI_INGEST_GROUP_ID: `${this.prefix}ingest`, ...extraEnv } as Record<string, string>;
+    this.connections = readConnections(new EnvReader(this.env), 'bar-ingest-test');
+    this.kafka = createKafka(this.connections.kafka, silentLogger);
+    this.codec = new RegistryCodec(this.connections.registryUrl);
+  }
+
+  get topics(): Connections['topics'] {
+    return this.connections.topics;
+  }
+
+  async setup(): Promise<this> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, topicSpecs(this.topics));
+    await admin.disconnect();
+    await registerSchemas(this.connections);
+    return this;
+  }
+
+  async publisher(exporterId = 'test-exporter'): Promise<BarPublisher> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+      await this.producer.connect();
+    }
+    const publisher = new BarPublisher(this.producer, this.codec, this.topics.bars, exporterId);
+    await publisher.init();
+    return publisher;
+  }
+
+  async publish(bars: WireBar[], exporterId?: string): Promise<void> {
+    await (await this.publisher(exporterId)).publish(bars);
+  }
+
+  ingestConfig(overrides: Record<string, string> = {}): IngestConfig {
+    const env = new EnvReader({ ...this.env, BI_FLUSH_MAX_WAIT_MS: '200', ...overrides });
+    const config = readIngestConfig(env);
+    env.check();
+    return config;
+  }
+
+  async startWorker(overrides: Record<string, string> = {}) {
+    const worker = await startIngestWorker(this.ingestConfig(overrides), silentLogger);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Committed offset of the ingest group summed over partitions, and the topic's end offsets. */
+  async lag(topic = this.topics.bars, groupId = `${this.prefix}ingest`): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      let lag = 0;
+      for (const end of ends) {
+        const c = committed?.partitions.find((p) => p.partition === end.partition);
+        const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
+        lag += Number(end.high) - at;
+      }
+      return lag;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async waitForLag0(timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => (await this.lag()) === 0, timeoutMs, 'consumer lag 0');
+  }
+
+  /** Every message on a topic from the beginning, read by a throw-away group. */
+  async readAll(topic: string, expected: number, timeoutMs = 30_000) {
+    const consumer = this.kafka.consumer({ groupId: uniqueName('reader') });
+    this.consumers.push(consumer);
+    const got: Array<{ key: string | null; value: Buffer | null; headers: Record<string, string> }> = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        got.push({ key: message.key?.toString() ?? null, value: message.value, headers });
+      },
+    });
+    await waitFor(async () => got.length >= expected, timeoutMs, `${expected} messages on ${topic}`);
+    // A little longer, so an assertion on "exactly N" also catches extras.
+    await sleep(500);
+    await consumer.disconnect();
+    return got;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.workers.splice(0)) await w.stop().catch(() => undefined);
+    for (const c of this.consumers.splice(0)) await c.disconnect().catch(() => undefined);
+    await this.producer?.disconnect();
+    this.producer = undefined;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A valid 1-Min Binance BTC/USDT bar `i` minutes after `startMs`. */
+export function minuteBar(startMs: number, i: number, patch: Partial<WireBar> = {}): WireBar {
+  return {
+    symbol: 'BTCUSDT',
+    timeframe: '1m',
+    provider: 'Quantower',
+    venue: 'Binance',
+    ts_utc: startMs + i * 60_000,
+    open: 100 + i,
+    high: 102 + i,
+    low: 99 + i,
+    close: 101 + i,
+    volume: 10,
+    run_id: null,
+    source: 'LIVE',
+    history_request_id: null,
+    ...patch,
+  };
+}
+
+/** A minute-aligned start time `minutesAgo` in the past. */
+export function minutesAgo(minutes: number): number {
+  return Math.floor(Date.now() / 60_000) * 60_000 - minutes * 60_000;
+}
