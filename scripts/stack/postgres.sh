@@ -53,39 +53,17 @@ postgres_start() {
   _pg_bootstrap
 }
 
-# Roles and databases, idempotent. The admin role owns the databases and runs migrations; the
-# worker role may only read and write rows (no DDL), granted by default privileges so tables that
-# later migrations create are covered too.
+# Databases (the demo's and the suite's), each with the roles and grants of bootstrap.sql.
 _pg_bootstrap() {
   local db
-  _pg_psql -d postgres <<SQL
-DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$BI_PG_ADMIN_USER') THEN
-    CREATE ROLE "$BI_PG_ADMIN_USER" LOGIN PASSWORD '$BI_PG_ADMIN_PASSWORD';
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$BI_PG_WORKER_USER') THEN
-    CREATE ROLE "$BI_PG_WORKER_USER" LOGIN PASSWORD '$BI_PG_WORKER_PASSWORD';
-  END IF;
-END \$\$;
-ALTER ROLE "$BI_PG_ADMIN_USER" CREATEDB;
-SQL
   for db in "$BI_PG_DATABASE" "${BI_PG_DATABASE}_test"; do
     if [ -z "$(_pg_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
       log "creating database $db"
-      _pg_psql -d postgres -c "CREATE DATABASE \"$db\" OWNER \"$BI_PG_ADMIN_USER\""
+      _pg_psql -d postgres -c "CREATE DATABASE \"$db\""
     fi
-    _pg_psql -d "$db" <<SQL
-ALTER SCHEMA public OWNER TO "$BI_PG_ADMIN_USER";
-REVOKE ALL ON SCHEMA public FROM PUBLIC;
-GRANT CONNECT ON DATABASE "$db" TO "$BI_PG_WORKER_USER";
-GRANT USAGE ON SCHEMA public TO "$BI_PG_WORKER_USER";
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "$BI_PG_WORKER_USER";
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "$BI_PG_WORKER_USER";
-ALTER DEFAULT PRIVILEGES FOR ROLE "$BI_PG_ADMIN_USER" IN SCHEMA public
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "$BI_PG_WORKER_USER";
-ALTER DEFAULT PRIVILEGES FOR ROLE "$BI_PG_ADMIN_USER" IN SCHEMA public
-  GRANT USAGE, SELECT ON SEQUENCES TO "$BI_PG_WORKER_USER";
-SQL
+    _pg_psql -d "$db" -v db="$db" -v admin_user="$BI_PG_ADMIN_USER" -v admin_password="$BI_PG_ADMIN_PASSWORD" \
+      -v worker_user="$BI_PG_WORKER_USER" -v worker_password="$BI_PG_WORKER_PASSWORD" \
+      -f "$ROOT/scripts/stack/bootstrap.sql" >/dev/null
   done
 }
 

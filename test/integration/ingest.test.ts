@@ -52,7 +52,7 @@ describe('ingest: walking skeleton through the real stack', () => {
     await ctx.startWorker();
     await ctx.publish(Array.from({ length: 25 }, (_, i) => minuteBar(start, i)));
     await waitFor(async () => (await ctx.lag()) === 0, 60_000, 'lag 0');
-    const [{ count }] = await db()('market_bars').count<{ count: string }[]>('* as count');
-    expect(Number(count)).to.equal(25);
+    const rows = await db()('market_bars').count<{ count: string }[]>('* as count');
+    expect(Number(rows[0]?.count)).to.equal(25);
   });
 });

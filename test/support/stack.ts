@@ -75,7 +75,7 @@ export class TestContext {
 
   async publisher(exporterId = 'test-exporter'): Promise<BarPublisher> {
     if (!this.producer) {
-      this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+      this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
       await this.producer.connect();
     }
     const publisher = new BarPublisher(this.producer, this.codec, this.topics.bars, exporterId);

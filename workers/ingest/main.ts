@@ -2,6 +2,7 @@
  * The ingest worker: consumes md.bars.v1 as one member of the `bar-ingest` consumer group and
  * upserts bars into PostgreSQL. Run as many as you like; Kafka spreads the partitions.
  */
+import { Partitioners } from 'kafkajs';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { RegistryCodec } from '../../shared/adapters/registry';
@@ -47,7 +48,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   const codec = new RegistryCodec(c.registryUrl);
   const catalog = new DbCatalog(knex, { autoRegister: config.autoRegister, reloadEveryMs: 5_000 });
   const series = new SeriesDirectory(knex);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Dead letters are at-least-once (a retried send may duplicate one); each carries its source offset.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({
     groupId: config.groupId,
     sessionTimeout: 30_000,
