@@ -45,7 +45,9 @@ async function main(): Promise<void> {
   const dlqBefore = await admin.fetchTopicOffsets(c.topics.barsDlq);
 
   const say = (line: string): void => void process.stdout.write(line + '\n');
-  say(`bar-ingest demo: ${WORKERS} ingest workers in consumer group '${GROUP}', reference exporter -> ${c.topics.bars}`);
+  say(
+    `bar-ingest demo: ${WORKERS} ingest workers in consumer group '${GROUP}', reference exporter -> ${c.topics.bars}`,
+  );
   const workers = Array.from({ length: WORKERS }, (_, i) => run('workers/ingest/main.ts', [], `demo-worker-${i + 1}`));
 
   const exporter = run('exporter/main.ts', ['--bars', '240', '--runs', '5', '--bad'], 'demo-exporter');
@@ -53,7 +55,9 @@ async function main(): Promise<void> {
   exporter.stdout?.on('data', (d: Buffer) => (exporterOut += d.toString()));
   if ((await exited(exporter)) !== 0) throw new Error('the reference exporter failed');
   const published = JSON.parse(exporterOut.trim().split('\n').pop() ?? '{}') as Record<string, number>;
-  say(`exporter published ${published.published} messages: ${published.series} series x 240 bars x ${published.runs} runs, plus ${published.bad} bad ones`);
+  say(
+    `exporter published ${published.published} messages: ${published.series} series x 240 bars x ${published.runs} runs, plus ${published.bad} bad ones`,
+  );
 
   const started = Date.now();
   for (;;) {
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
     if (Date.now() - started > 120_000) throw new Error(`workers did not catch up within 120 s (lag ${lag})`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  say(`workers caught up (consumer lag 0) in ${((Date.now() - started) / 1000).toFixed(1)} s; stopping them with SIGTERM`);
+  say(
+    `workers caught up (consumer lag 0) in ${((Date.now() - started) / 1000).toFixed(1)} s; stopping them with SIGTERM`,
+  );
   for (const w of workers) w.kill('SIGTERM');
   const codes = await Promise.all(workers.map(exited));
   if (codes.some((code) => code !== 0)) throw new Error(`a worker exited with ${codes.join(', ')}`);
@@ -94,7 +100,9 @@ async function main(): Promise<void> {
   say(table(series.rows, ['venue', 'symbol', 'timeframe', 'provider', 'bars', 'first_bar', 'last_bar', 'runs']));
   const t = totals.rows[0]!;
   say(`\nTotals: ${t.series} series, ${t.bars} bars, ${t.subscriptions} run subscriptions, ${t.runs} strategy runs.`);
-  say(`Messages in: ${published.published}; distinct bars this run: ${published.distinct_bars} (duplicates coalesced, stored once).`);
+  say(
+    `Messages in: ${published.published}; distinct bars this run: ${published.distinct_bars} (duplicates coalesced, stored once).`,
+  );
   say(`\nDead-lettered this run (${c.topics.barsDlq}): ${reasons.length}`);
   for (const r of reasons) say(`  ${r.code.padEnd(22)} ${r.reason}`);
   say(`\nLogs (JSON lines): ${logFiles.join(', ')}`);
@@ -105,7 +113,10 @@ async function readDeadLetters(
   before: Array<{ partition: number; offset: string }>,
   after: Array<{ partition: number; high: string }>,
 ): Promise<Array<{ code: string; reason: string }>> {
-  const expected = after.reduce((n, a) => n + Number(a.high) - Number(before.find((b) => b.partition === a.partition)?.offset ?? 0), 0);
+  const expected = after.reduce(
+    (n, a) => n + Number(a.high) - Number(before.find((b) => b.partition === a.partition)?.offset ?? 0),
+    0,
+  );
   if (expected === 0) return [];
   const kafka = createKafka(c.kafka, createLogger({}, 'error'));
   const consumer = kafka.consumer({ groupId: `demo-dlq-reader-${Date.now()}` });
@@ -117,7 +128,10 @@ async function readDeadLetters(
       eachMessage: async ({ partition, message }) => {
         const from = Number(before.find((b) => b.partition === partition)?.offset ?? 0);
         if (Number(message.offset) < from) return;
-        out.push({ code: String(message.headers?.['bi-error-code'] ?? ''), reason: String(message.headers?.['bi-error-reason'] ?? '') });
+        out.push({
+          code: String(message.headers?.['bi-error-code'] ?? ''),
+          reason: String(message.headers?.['bi-error-reason'] ?? ''),
+        });
         if (out.length >= expected) resolve();
       },
     });
@@ -130,7 +144,11 @@ async function readDeadLetters(
 function table(rows: Array<Record<string, unknown>>, cols: string[]): string {
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
   const line = (cells: string[]): string => '  ' + cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
-  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => String(r[c] ?? ''))))].join('\n');
+  return [
+    line(cols),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
+  ].join('\n');
 }
 
 main().catch((err: unknown) => {

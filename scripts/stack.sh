@@ -62,8 +62,8 @@ apt_install() {
 
 . "$ROOT/scripts/stack/postgres.sh"
 . "$ROOT/scripts/stack/redis.sh"
-[ -f "$ROOT/scripts/stack/kafka.sh" ] && . "$ROOT/scripts/stack/kafka.sh"
-[ -f "$ROOT/scripts/stack/registry.sh" ] && . "$ROOT/scripts/stack/registry.sh"
+. "$ROOT/scripts/stack/kafka.sh"
+. "$ROOT/scripts/stack/registry.sh"
 
 ALL_SERVICES=(postgres redis kafka registry)
 cmd=${1:-status}

@@ -40,7 +40,14 @@ describe('ingest: walking skeleton through the real stack', () => {
     expect(corrected).to.have.length(1);
     expect(corrected[0]).to.include({ close: bar.close + 0.5, revision: 1 });
 
-    const series = await db()('market_series').select('symbol', 'timeframe', 'provider', 'venue', 'start_utc', 'end_utc');
+    const series = await db()('market_series').select(
+      'symbol',
+      'timeframe',
+      'provider',
+      'venue',
+      'start_utc',
+      'end_utc',
+    );
     expect(series).to.have.length(1);
     expect(series[0]).to.include({ symbol: 'BTC/USDT', timeframe: '1-Min', provider: 'Quantower', venue: 'Binance' });
     expect((series[0].start_utc as Date).getTime()).to.equal(start);

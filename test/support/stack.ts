@@ -54,7 +54,12 @@ export class TestContext {
   private readonly workers: Array<{ stop(): Promise<void> }> = [];
 
   constructor(extraEnv: Record<string, string> = {}) {
-    this.env = { ...process.env, BI_TOPIC_PREFIX: this.prefix, BI_INGEST_GROUP_ID: `${this.prefix}ingest`, ...extraEnv } as Record<string, string>;
+    this.env = {
+      ...process.env,
+      BI_TOPIC_PREFIX: this.prefix,
+      BI_INGEST_GROUP_ID: `${this.prefix}ingest`,
+      ...extraEnv,
+    } as Record<string, string>;
     this.connections = readConnections(new EnvReader(this.env), 'bar-ingest-test');
     this.kafka = createKafka(this.connections.kafka, silentLogger);
     this.codec = new RegistryCodec(this.connections.registryUrl);
@@ -149,6 +154,11 @@ export class TestContext {
     for (const c of this.consumers.splice(0)) await c.disconnect().catch(() => undefined);
     await this.producer?.disconnect();
     this.producer = undefined;
+    // Private topics would pile up in the broker run after run.
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: Object.values(this.topics) }).catch(() => undefined);
+    await admin.disconnect();
   }
 }
 

@@ -25,7 +25,11 @@ const good: WireBar = {
   history_request_id: null,
 };
 
-function rejects(patch: Partial<WireBar>, code: RejectCode, legacy?: Parameters<typeof canonicalizeBar>[3]): RejectError {
+function rejects(
+  patch: Partial<WireBar>,
+  code: RejectCode,
+  legacy?: Parameters<typeof canonicalizeBar>[3],
+): RejectError {
   try {
     canonicalizeBar({ ...good, ...patch }, catalog, NOW, legacy);
   } catch (err) {
@@ -39,11 +43,19 @@ function rejects(patch: Partial<WireBar>, code: RejectCode, legacy?: Parameters<
 describe('canonicalizeBar', () => {
   it('canonicalizes identity, case-insensitively for provider and venue', () => {
     const bar = canonicalizeBar(good, catalog, NOW);
-    expect(bar).to.include({ symbol: 'BTC/USDT', timeframe: '1-Min', provider: 'Quantower', venue: 'Binance', runId: 'run-1' });
+    expect(bar).to.include({
+      symbol: 'BTC/USDT',
+      timeframe: '1-Min',
+      provider: 'Quantower',
+      venue: 'Binance',
+      runId: 'run-1',
+    });
   });
 
   it('accepts the current bar and the next one, but not later ones', () => {
-    expect(canonicalizeBar({ ...good, ts_utc: Date.parse('2026-11-24T10:31:00Z') }, catalog, NOW).tsMs).to.be.a('number');
+    expect(canonicalizeBar({ ...good, ts_utc: Date.parse('2026-11-24T10:31:00Z') }, catalog, NOW).tsMs).to.be.a(
+      'number',
+    );
     rejects({ ts_utc: Date.parse('2026-11-24T10:32:00Z') }, 'FUTURE_TIMESTAMP');
   });
 
@@ -85,7 +97,10 @@ describe('canonicalizeBar', () => {
   });
 
   it('rejects a legacy bar from an unmapped exporter, naming the exporter', () => {
-    const err = rejects({ provider: null, venue: null }, 'UNMAPPED_EXPORTER', { exporter: 'desk-9', defaults: undefined });
+    const err = rejects({ provider: null, venue: null }, 'UNMAPPED_EXPORTER', {
+      exporter: 'desk-9',
+      defaults: undefined,
+    });
     expect(err.message).to.contain('desk-9').and.contain('BI_EXPORTER_DEFAULTS');
   });
 });

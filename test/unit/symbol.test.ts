@@ -8,7 +8,12 @@ import { seriesKey } from '../../shared/domain/series';
 const venues = new Map<string, VenueRules>(
   reference.venues.map((v) => [
     v.name,
-    { name: v.name, quotes: v.quotes, assetAliases: v.assetAliases as Record<string, string>, tickerAliases: v.tickerAliases as Record<string, string> },
+    {
+      name: v.name,
+      quotes: v.quotes,
+      assetAliases: v.assetAliases as Record<string, string>,
+      tickerAliases: v.tickerAliases as Record<string, string>,
+    },
   ]),
 );
 const venue = (name: string): VenueRules => {

@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import vectors from '../vectors/normalization.json';
-import { addBars, alignDown, barsBetween, isAligned, normalizeTimeframe, parseTimeframe } from '../../shared/domain/timeframe';
+import {
+  addBars,
+  alignDown,
+  barsBetween,
+  isAligned,
+  normalizeTimeframe,
+  parseTimeframe,
+} from '../../shared/domain/timeframe';
 import { RejectError } from '../../shared/domain/errors';
 
 const at = (iso: string): number => Date.parse(iso);

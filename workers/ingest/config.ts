@@ -7,6 +7,7 @@ export interface IngestConfig {
   groupId: string;
   flushMaxBars: number;
   flushMaxWaitMs: number;
+  maxPendingBars: number;
   partitionsConcurrently: number;
   autoRegister: boolean;
   exporterDefaults: Map<string, ExporterDefaults>;
@@ -39,6 +40,12 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       min: 1,
       max: 60_000,
     }),
+    maxPendingBars: env.int(
+      'BI_MAX_PENDING_BARS',
+      20_000,
+      'stop fetching while this many messages wait for a flush (bounds memory; at least the flush size)',
+      { min: 1 },
+    ),
     partitionsConcurrently: env.int('BI_PARTITIONS_CONCURRENTLY', 12, 'partitions batched together into one flush', {
       min: 1,
       max: 1000,

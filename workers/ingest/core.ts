@@ -53,6 +53,11 @@ export interface IngestOptions {
   flushMaxBars: number;
   /** ...or when the oldest waiting message has waited this long. */
   flushMaxWaitMs: number;
+  /**
+   * Back-pressure: a partition's batch is not accepted while this many messages wait, which
+   * bounds memory and pauses consumption while a dependency is failing.
+   */
+  maxPendingBars: number;
   /** Retry delays for failing dependencies, doubling up to the max. */
   retryInitialMs: number;
   retryMaxMs: number;
@@ -65,17 +70,6 @@ interface Item {
   message: InboundMessage;
   accepted?: AcceptedBar;
   rejected?: Rejected;
-  /** Set on the last item of a submitted batch: resolved once that item is durable. */
-  onFlushed?: Deferred;
-}
-
-class Deferred {
-  resolve!: () => void;
-  reject!: (err: unknown) => void;
-  readonly promise = new Promise<void>((resolve, reject) => {
-    this.resolve = resolve;
-    this.reject = reject;
-  });
 }
 
 export class ShutdownError extends Error {
@@ -96,8 +90,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class IngestCore {
   readonly metrics = new IngestMetrics();
   private queue: Item[] = [];
+  private inFlight = 0;
   private chain: Promise<void> = Promise.resolve();
   private kicked = false;
+  private flushWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private failingSince: number | undefined;
@@ -120,23 +116,37 @@ export class IngestCore {
   }
 
   /**
-   * Takes one partition's batch and resolves when every message of it is durable (stored or
-   * dead-lettered) and its offset committed. `heartbeat` keeps the group membership alive while
-   * a slow database holds the flush.
+   * Takes one partition's batch. Resolves once the batch is queued for a flush and the queue is
+   * below its high-water mark: the consumer may then fetch more, so one flush can span many
+   * fetches and partitions. Durability is not the caller's concern: offsets are committed by the
+   * flush, only after the rows and dead letters it carries are durable. `heartbeat` keeps the
+   * group membership alive while back-pressure holds the batch.
    */
   async submit(messages: InboundMessage[], heartbeat: () => Promise<void> = async () => undefined): Promise<void> {
     if (messages.length === 0) return;
     const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
     try {
       const items = await this.retrying('decode', () => this.prepare(messages));
-      const done = new Deferred();
-      items[items.length - 1]!.onFlushed = done;
       this.queue.push(...items);
       this.schedule();
-      await done.promise;
+      while (!this.stopping && this.queue.length + this.inFlight >= this.options.maxPendingBars) {
+        await this.nextFlush();
+      }
     } finally {
       clearInterval(beat);
     }
+  }
+
+  /** Resolves when nothing is queued or being flushed. */
+  async idle(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight > 0) {
+      if (this.queue.length > 0) this.kick();
+      await this.nextFlush();
+    }
+  }
+
+  private nextFlush(): Promise<void> {
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
   }
 
   /**
@@ -145,7 +155,10 @@ export class IngestCore {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.queue.length > 0) this.kick();
+    while (this.queue.length > 0) {
+      this.kick();
+      await this.chain;
+    }
     await this.chain;
     if (this.timer) clearTimeout(this.timer);
   }
@@ -228,13 +241,16 @@ export class IngestCore {
       this.kicked = false;
       const items = this.queue.splice(0, this.options.flushMaxBars);
       if (items.length === 0) return;
+      this.inFlight = items.length;
       try {
         await this.flush(items);
-        for (const item of items) item.onFlushed?.resolve();
       } catch (err) {
         // Only a shutdown gets here: nothing of these items was committed, so Kafka redelivers them.
-        for (const item of [...items, ...this.queue.splice(0)]) item.onFlushed?.reject(err);
-        return;
+        this.queue = [];
+        this.log.warn('flush abandoned at shutdown; its messages will be redelivered', { messages: items.length, err });
+      } finally {
+        this.inFlight = 0;
+        for (const wake of this.flushWaiters.splice(0)) wake();
       }
       this.schedule();
     });
@@ -275,7 +291,7 @@ export class IngestCore {
     }
 
     await this.retrying('commit', () => this.ports.commit(nextOffsets(items)));
-    this.metrics.recordFlush(this.now() - started);
+    this.metrics.recordFlush(this.now() - started, items.length);
   }
 
   /** Runs `step` until it succeeds or the worker stops, backing off between failures. */

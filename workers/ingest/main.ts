@@ -55,6 +55,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 1_048_576,
+    // Fetches return as soon as data is there; the wait only bounds idle polls and shutdown time.
+    maxWaitTimeInMs: 500,
   });
 
   await catalog.load();
@@ -92,6 +94,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     {
       flushMaxBars: config.flushMaxBars,
       flushMaxWaitMs: config.flushMaxWaitMs,
+      // A flush can only fill up if that many messages may wait.
+      maxPendingBars: Math.max(config.maxPendingBars, config.flushMaxBars),
       retryInitialMs: 200,
       retryMaxMs: 5_000,
     },
@@ -130,8 +134,9 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   return {
     core,
     async stop(): Promise<void> {
-      // Stop fetching first, then flush what is held, then let go of connections.
-      await consumer.stop();
+      // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
+      // commits once the consumer is stopped), then leave the group.
+      consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
       await consumer.disconnect();
       await producer.disconnect();

@@ -7,6 +7,8 @@ export class IngestMetrics {
   barsCorrected = 0;
   barsUnchanged = 0;
   flushes = 0;
+  /** Messages in the largest flush so far. */
+  largestFlush = 0;
   dependencyFailures = 0;
   readonly rejected = new Map<RejectCode, number>();
   private readonly flushMs: number[] = [];
@@ -21,8 +23,9 @@ export class IngestMetrics {
     return total;
   }
 
-  recordFlush(ms: number): void {
+  recordFlush(ms: number, size: number): void {
     this.flushes += 1;
+    if (size > this.largestFlush) this.largestFlush = size;
     // A bounded window: enough for p50/p99, and memory stays flat however long the worker runs.
     if (this.flushMs.length >= 4096) this.flushMs.shift();
     this.flushMs.push(ms);
@@ -42,6 +45,7 @@ export class IngestMetrics {
       bars_unchanged: this.barsUnchanged,
       rejected: Object.fromEntries(this.rejected),
       flushes: this.flushes,
+      largest_flush: this.largestFlush,
       flush_ms_p50: this.flushPercentile(50),
       flush_ms_p99: this.flushPercentile(99),
       dependency_failures: this.dependencyFailures,
