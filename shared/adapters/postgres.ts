@@ -8,6 +8,8 @@ export function createKnex(pg: PgSettings, pool: { min: number; max: number } = 
     connection: { ...pg, application_name: 'bar-ingest' },
     pool,
     acquireConnectionTimeout: 10_000,
+    // knex prints pool errors with console.warn; the callers log failures (with context) themselves.
+    log: { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined },
   });
 }
 

@@ -197,3 +197,32 @@ export function minuteBar(startMs: number, i: number, patch: Partial<WireBar> = 
 export function minutesAgo(minutes: number): number {
   return Math.floor(Date.now() / 60_000) * 60_000 - minutes * 60_000;
 }
+
+/** An ingest worker in its own process, started through its real entry point, so it can be killed. */
+export class ChildWorker {
+  readonly logs: string[] = [];
+  private readonly child: import('node:child_process').ChildProcess;
+  private readonly exit: Promise<number | null>;
+
+  constructor(env: Record<string, string>) {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const path = require('node:path') as typeof import('node:path');
+    const root = path.resolve(__dirname, '../..');
+    this.child = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'workers/ingest/main.ts')], {
+      cwd: root,
+      env: { ...env, BI_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child.stderr?.on('data', (d: Buffer) => this.logs.push(...d.toString().split('\n').filter(Boolean)));
+    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  async started(timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => this.logs.some((l) => l.includes('ingest worker started')), timeoutMs, 'the worker to start');
+  }
+
+  kill(signal: NodeJS.Signals): Promise<number | null> {
+    this.child.kill(signal);
+    return this.exit;
+  }
+}

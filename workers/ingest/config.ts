@@ -11,6 +11,7 @@ export interface IngestConfig {
   partitionsConcurrently: number;
   autoRegister: boolean;
   exporterDefaults: Map<string, ExporterDefaults>;
+  sessionTimeoutMs: number;
   healthPort: number;
   shutdownTimeoutMs: number;
   pgPoolMax: number;
@@ -62,6 +63,12 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
         `provider/venue for legacy bars by the exporter id header, as exporter=Provider/Venue,...`,
       ),
       env,
+    ),
+    sessionTimeoutMs: env.int(
+      'BI_SESSION_TIMEOUT_MS',
+      30_000,
+      'Kafka group session timeout: how soon a crashed worker is noticed and its partitions moved (ms)',
+      { min: 6_000, max: 300_000 },
     ),
     healthPort: env.int('BI_HEALTH_PORT', 0, 'port for /healthz and /metrics on 127.0.0.1 (0: off)', {
       min: 0,

@@ -52,7 +52,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({
     groupId: config.groupId,
-    sessionTimeout: 30_000,
+    sessionTimeout: config.sessionTimeoutMs,
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 1_048_576,
     // Fetches return as soon as data is there; the wait only bounds idle polls and shutdown time.
