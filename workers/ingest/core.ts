@@ -45,6 +45,11 @@ export interface IngestPorts {
   /** Resolves once the broker acknowledged every dead letter. */
   deadLetter(rejected: Rejected[]): Promise<void>;
   commit(offsets: OffsetToCommit[]): Promise<void>;
+  /**
+   * Runs after the flush's rows are committed and before its offsets are (gap detection lives
+   * here). Must be idempotent: after a crash the same flush is redelivered and runs it again.
+   */
+  afterWrite?(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): Promise<void>;
   exporterDefaults(exporterId: string): ExporterDefaults | undefined;
 }
 
@@ -288,6 +293,8 @@ export class IngestCore {
       this.metrics.barsInserted += result.inserted;
       this.metrics.barsCorrected += result.corrected;
       this.metrics.barsUnchanged += accepted.length - result.inserted - result.corrected;
+      const afterWrite = this.ports.afterWrite?.bind(this.ports);
+      if (afterWrite) await this.retrying('after-write', () => afterWrite(accepted, ids));
     }
 
     await this.retrying('commit', () => this.ports.commit(nextOffsets(items)));
