@@ -27,6 +27,8 @@ export interface Connections {
   redis: { host: string; port: number };
   kafka: { brokers: string[]; clientId: string };
   registryUrl: string;
+  /** Prepended to every topic name (and, by default, to Redis keys): isolates test runs. */
+  topicPrefix: string;
   topics: Topics;
 }
 
@@ -72,6 +74,7 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
       `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
       'Confluent-compatible schema registry base URL',
     ),
+    topicPrefix: prefix,
     topics: {
       bars: topic('BI_TOPIC_BARS', 'md.bars.v1', 'topic of incoming bars'),
       connectionStatus: topic(

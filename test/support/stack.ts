@@ -32,7 +32,7 @@ export async function closeDb(): Promise<void> {
   adminKnex = undefined;
 }
 
-const DATA_TABLES = ['run_subscriptions', 'strategy_runs', 'market_bars', 'market_series'];
+const DATA_TABLES = ['data_gaps', 'connection_sessions', 'run_subscriptions', 'strategy_runs', 'market_bars', 'market_series'];
 
 export async function truncateData(): Promise<void> {
   await db().raw(`TRUNCATE ${DATA_TABLES.join(', ')} RESTART IDENTITY CASCADE`);

@@ -12,6 +12,8 @@ export interface IngestConfig {
   autoRegister: boolean;
   exporterDefaults: Map<string, ExporterDefaults>;
   sessionTimeoutMs: number;
+  gapGraceMs: number;
+  redisNamespace: string;
   healthPort: number;
   shutdownTimeoutMs: number;
   pgPoolMax: number;
@@ -63,6 +65,17 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
         `provider/venue for legacy bars by the exporter id header, as exporter=Provider/Venue,...`,
       ),
       env,
+    ),
+    gapGraceMs: env.int(
+      'BI_GAP_GRACE_MS',
+      0,
+      'allowed lateness: a gap is reported only after this long, so a briefly reordered stream raises none (ms)',
+      { min: 0, max: 3_600_000 },
+    ),
+    redisNamespace: env.string(
+      'BI_REDIS_NAMESPACE',
+      `${connections.topicPrefix}bi:`,
+      'prefix of every Redis key (defaults to the topic prefix + "bi:")',
     ),
     sessionTimeoutMs: env.int(
       'BI_SESSION_TIMEOUT_MS',

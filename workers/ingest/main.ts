@@ -5,7 +5,12 @@
 import { Partitioners } from 'kafkajs';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
-import { RegistryCodec } from '../../shared/adapters/registry';
+import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
+import { ContinuityStore } from '../../shared/adapters/continuity-store';
+import { GapStore } from '../../shared/adapters/gap-store';
+import Redis from 'ioredis';
+import { GapTracker } from './continuity';
+import { seriesKey } from '../../shared/domain/series';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger } from '../../shared/runtime/log';
@@ -59,9 +64,41 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     maxWaitTimeInMs: 500,
   });
 
+  const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
+
   await catalog.load();
+  await redis.connect();
   await producer.connect();
   await consumer.connect();
+  const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
+
+  const gaps = new GapTracker(
+    knex,
+    new ContinuityStore(redis, config.redisNamespace),
+    new GapStore(knex),
+    {
+      publish: async (due) => {
+        const messages = await Promise.all(
+          due.map(async (g) => ({
+            key: seriesKey(g),
+            value: await codec.encode(gapSchemaId, {
+              gap_id: g.gapId,
+              series: { series_id: g.seriesId, symbol: g.symbol, timeframe: g.timeframe, provider: g.provider, venue: g.venue },
+              from_utc: g.fromMs,
+              to_utc: g.toMs,
+              missing_bars: g.missingBars,
+              kind: g.kind,
+              status: g.status,
+              detected_at: g.detectedAtMs,
+            }),
+          })),
+        );
+        await producer.send({ topic: c.topics.gaps, acks: -1, messages });
+      },
+    },
+    { graceMs: config.gapGraceMs },
+    log,
+  );
 
   const core = new IngestCore(
     {
@@ -90,6 +127,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       },
       commit: (offsets) => consumer.commitOffsets(offsets),
       exporterDefaults: (id) => config.exporterDefaults.get(id),
+      afterWrite: (accepted, ids) => gaps.afterWrite(accepted, ids),
     },
     {
       flushMaxBars: config.flushMaxBars,
@@ -120,6 +158,10 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       await core.submit(messages, heartbeat);
     },
   });
+  // Gaps held back by the grace period go out even when their series stays quiet.
+  const gapTimer = setInterval(() => {
+    gaps.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
+  }, 1_000);
   const server = serveHealth(
     config.healthPort,
     () => ({ ...core.health(), ...core.metrics.snapshot() }),
@@ -138,8 +180,10 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       // commits once the consumer is stopped), then leave the group.
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
+      clearInterval(gapTimer);
       await consumer.disconnect();
       await producer.disconnect();
+      redis.disconnect();
       await knex.destroy();
       server?.close();
     },

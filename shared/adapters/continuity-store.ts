@@ -1,0 +1,100 @@
+import Redis from 'ioredis';
+
+/**
+ * last_bar_time per series in Redis, read and advanced for every series of a flush in one atomic
+ * script, so two workers that see the same series at once each claim a disjoint range of it.
+ *
+ * A claim `(afterMs, uptoMs]` is journaled in the same script and released only after its gaps
+ * are stored; a worker that dies in between leaves the claim behind, and the next flush of that
+ * series takes it over, so a crash can delay a gap but never lose it.
+ */
+const CLAIM_SCRIPT = `
+local out = {}
+local token = ARGV[1]
+for i = 1, #KEYS / 2 do
+  local lastKey, claimsKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local maxTs, seed = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('GET', lastKey)
+  if not cur then cur = seed end
+  if cur == '' or tonumber(maxTs) > tonumber(cur) then
+    redis.call('SET', lastKey, maxTs)
+    redis.call('HSET', claimsKey, token .. ':' .. i, cur .. '|' .. maxTs)
+  end
+  out[i] = { cur, redis.call('HGETALL', claimsKey) }
+end
+return out
+`;
+
+export interface Claim {
+  /** Journal field, for release. */
+  field: string;
+  /** The last bar before the claimed range, or null when the series had none. */
+  afterMs: number | null;
+  uptoMs: number;
+}
+
+export interface SeriesClaimResult {
+  seriesId: number;
+  /** last_bar_time before this flush advanced it (null: none known). */
+  previousMs: number | null;
+  /** This flush's claim and any abandoned ones for the series. */
+  claims: Claim[];
+}
+
+export class ContinuityStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+  ) {
+    redis.defineCommand('biClaim', { lua: CLAIM_SCRIPT });
+  }
+
+  private lastKey(seriesId: number): string {
+    return `${this.namespace}last:${seriesId}`;
+  }
+  private claimsKey(seriesId: number): string {
+    return `${this.namespace}claims:${seriesId}`;
+  }
+
+  /** Which series have no last_bar_time in Redis (first sight, restart of Redis, FLUSHALL). */
+  async missing(seriesIds: number[]): Promise<number[]> {
+    if (seriesIds.length === 0) return [];
+    const values = await this.redis.mget(seriesIds.map((id) => this.lastKey(id)));
+    return seriesIds.filter((_, i) => values[i] === null);
+  }
+
+  /**
+   * One round trip for the whole flush. `seeds` holds, for series missing in Redis, the last bar
+   * before this flush according to PostgreSQL (null when there is none).
+   */
+  async claim(
+    token: string,
+    entries: Array<{ seriesId: number; maxMs: number }>,
+    seeds: ReadonlyMap<number, number | null>,
+  ): Promise<SeriesClaimResult[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.flatMap((e) => [this.lastKey(e.seriesId), this.claimsKey(e.seriesId)]);
+    const args = [token, ...entries.flatMap((e) => [String(e.maxMs), String(seeds.get(e.seriesId) ?? '')])];
+    const raw = (await (this.redis as Redis & { biClaim(...a: unknown[]): Promise<unknown> }).biClaim(
+      entries.length * 2,
+      ...keys,
+      ...args,
+    )) as Array<[string, string[]]>;
+    return entries.map((e, i) => {
+      const [cur, flat] = raw[i]!;
+      const claims: Claim[] = [];
+      for (let j = 0; j < flat.length; j += 2) {
+        const [after, upto] = flat[j + 1]!.split('|');
+        claims.push({ field: flat[j]!, afterMs: after === '' ? null : Number(after), uptoMs: Number(upto) });
+      }
+      return { seriesId: e.seriesId, previousMs: cur === '' ? null : Number(cur), claims };
+    });
+  }
+
+  async release(done: Array<{ seriesId: number; field: string }>): Promise<void> {
+    if (done.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const d of done) pipeline.hdel(this.claimsKey(d.seriesId), d.field);
+    await pipeline.exec();
+  }
+}

@@ -1,0 +1,198 @@
+import type { Knex } from 'knex';
+import { GapKind, GapRange, GapStatus, gapId } from '../domain/gaps';
+
+const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+const TS = `timestamptz 'epoch' + interval '1 millisecond' *`;
+
+export interface StoredGap {
+  gapId: string;
+  seriesId: number;
+  fromMs: number;
+  toMs: number;
+  missingBars: number;
+  kind: GapKind;
+  status: GapStatus;
+  detectedAtMs: number;
+  publishedVersion: number;
+  eventVersion: number;
+  symbol: string;
+  timeframe: string;
+  provider: string;
+  venue: string;
+}
+
+/** data_gaps and the bar lookups gap detection needs, all set-based. */
+export class GapStore {
+  constructor(private readonly knex: Knex) {}
+
+  /** The last stored bar before `beforeMs`, per series: continuity state rebuilt from PostgreSQL. */
+  async lastBarsBefore(entries: Array<{ seriesId: number; beforeMs: number }>): Promise<Map<number, number | null>> {
+    const out = new Map<number, number | null>();
+    if (entries.length === 0) return out;
+    const { rows } = await this.knex.raw<{ rows: Array<{ id: string; last_ms: string | null }> }>(
+      `SELECT v.id, (SELECT ${MS('max(b.ts_utc)')} FROM market_bars b
+                      WHERE b.series_id = v.id AND b.ts_utc < ${TS} v.before_ms) AS last_ms
+         FROM unnest(?::bigint[], ?::bigint[]) AS v(id, before_ms)`,
+      [entries.map((e) => e.seriesId), entries.map((e) => e.beforeMs)],
+    );
+    for (const r of rows) out.set(Number(r.id), r.last_ms === null ? null : Number(r.last_ms));
+    return out;
+  }
+
+  /** Stored bar open times in each `(afterMs, uptoMs]` (or `(-inf, uptoMs]`), sorted. */
+  async barTimes(
+    ranges: Array<{ seriesId: number; afterMs: number | null; uptoMs: number }>,
+    trx: Knex | Knex.Transaction = this.knex,
+  ): Promise<number[][]> {
+    const out: number[][] = ranges.map(() => []);
+    if (ranges.length === 0) return out;
+    const { rows } = await trx.raw<{ rows: Array<{ idx: number; ts_ms: string }> }>(
+      `SELECT v.idx, ${MS('b.ts_utc')} AS ts_ms
+         FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(idx, id, after_ms, upto_ms)
+         JOIN market_bars b ON b.series_id = v.id
+              AND (v.after_ms IS NULL OR b.ts_utc > ${TS} v.after_ms) AND b.ts_utc <= ${TS} v.upto_ms
+        ORDER BY v.idx, b.ts_utc`,
+      [
+        ranges.map((_, i) => i),
+        ranges.map((r) => r.seriesId),
+        // pg binds null array elements as SQL NULL; knex's types just do not say so.
+        ranges.map((r) => r.afterMs) as unknown as number[],
+        ranges.map((r) => r.uptoMs),
+      ],
+    );
+    for (const r of rows) out[r.idx]!.push(Number(r.ts_ms));
+    return out;
+  }
+
+  /** Inserts the gaps that are not there yet (deterministic ids); returns how many were new. */
+  async insertGaps(gaps: Array<GapRange & { seriesId: number; kind?: GapKind }>, trx: Knex | Knex.Transaction = this.knex): Promise<number> {
+    if (gaps.length === 0) return 0;
+    const { rows } = await trx.raw<{ rows: unknown[] }>(
+      `INSERT INTO data_gaps (gap_id, series_id, from_utc, to_utc, missing_bars, kind)
+       SELECT gap_id, series_id, ${TS} from_ms, ${TS} to_ms, missing, kind
+         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[])
+           AS v(gap_id, series_id, from_ms, to_ms, missing, kind)
+        ORDER BY gap_id
+       ON CONFLICT (gap_id) DO NOTHING
+       RETURNING gap_id`,
+      [
+        gaps.map((g) => gapId(g.seriesId, g.fromMs)),
+        gaps.map((g) => g.seriesId),
+        gaps.map((g) => g.fromMs),
+        gaps.map((g) => g.toMs),
+        gaps.map((g) => g.missingBars),
+        gaps.map((g) => g.kind ?? 'UNKNOWN'),
+      ],
+    );
+    return rows.length;
+  }
+
+  /** Open gaps (locked) of these series that contain any of the given bar times. */
+  async openGapsContaining(trx: Knex.Transaction, bars: Array<{ seriesId: number; tsMs: number }>): Promise<StoredGap[]> {
+    if (bars.length === 0) return [];
+    const { rows } = await trx.raw<{ rows: GapRow[] }>(
+      `${SELECT_GAP} WHERE g.gap_id IN (
+          SELECT DISTINCT g2.gap_id FROM data_gaps g2
+            JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON g2.series_id = v.id
+           WHERE g2.status IN ('OPEN', 'BACKFILL_REQUESTED')
+             AND g2.from_utc <= ${TS} v.ts_ms AND g2.to_utc > ${TS} v.ts_ms)
+        ORDER BY g.gap_id FOR UPDATE OF g`,
+      [bars.map((b) => b.seriesId), bars.map((b) => b.tsMs)],
+    );
+    return rows.map(toGap);
+  }
+
+  /** Replaces a gap's range with what is still missing of it; FILLED when nothing is. */
+  async shrink(trx: Knex.Transaction, gap: StoredGap, remaining: GapRange[]): Promise<void> {
+    const [first, ...rest] = remaining;
+    if (!first) {
+      if (gap.publishedVersion === 0) {
+        // Never reported (still inside the grace period): a reordered stream, not a gap.
+        await trx('data_gaps').where('gap_id', gap.gapId).delete();
+      } else {
+        await trx.raw(
+          `UPDATE data_gaps SET status = 'FILLED', updated_at = now(), event_version = event_version + 1 WHERE gap_id = ?`,
+          [gap.gapId],
+        );
+      }
+      return;
+    }
+    await trx.raw(
+      `UPDATE data_gaps SET from_utc = ${TS} ?, to_utc = ${TS} ?, missing_bars = ?, updated_at = now(),
+              event_version = event_version + 1
+        WHERE gap_id = ?`,
+      [first.fromMs, first.toMs, first.missingBars, gap.gapId],
+    );
+    await this.insertGaps(
+      rest.map((r) => ({ ...r, seriesId: gap.seriesId, kind: gap.kind })),
+      trx,
+    );
+  }
+
+  /**
+   * Gaps whose latest state has not been published yet, locked so that concurrent workers never
+   * publish the same one; new gaps only once they are older than the grace period.
+   */
+  async dueEvents(trx: Knex.Transaction, graceMs: number, limit: number): Promise<StoredGap[]> {
+    const { rows } = await trx.raw<{ rows: GapRow[] }>(
+      `${SELECT_GAP}
+        WHERE g.event_version > g.published_version
+          AND (g.published_version > 0 OR g.detected_at <= now() - ? * interval '1 millisecond')
+        ORDER BY g.detected_at, g.gap_id
+        LIMIT ? FOR UPDATE OF g SKIP LOCKED`,
+      [graceMs, limit],
+    );
+    return rows.map(toGap);
+  }
+
+  async markPublished(trx: Knex.Transaction, gaps: StoredGap[]): Promise<void> {
+    if (gaps.length === 0) return;
+    await trx.raw(
+      `UPDATE data_gaps g SET published_version = v.version
+         FROM unnest(?::text[], ?::int[]) AS v(gap_id, version) WHERE g.gap_id = v.gap_id`,
+      [gaps.map((g) => g.gapId), gaps.map((g) => g.eventVersion)],
+    );
+  }
+}
+
+interface GapRow {
+  gap_id: string;
+  series_id: string;
+  from_ms: string;
+  to_ms: string;
+  missing_bars: number;
+  kind: GapKind;
+  status: GapStatus;
+  detected_ms: string;
+  published_version: number;
+  event_version: number;
+  symbol: string;
+  timeframe: string;
+  provider: string;
+  venue: string;
+}
+
+const SELECT_GAP = `
+  SELECT g.gap_id, g.series_id, ${MS('g.from_utc')} AS from_ms, ${MS('g.to_utc')} AS to_ms, g.missing_bars,
+         g.kind, g.status, ${MS('g.detected_at')} AS detected_ms, g.published_version, g.event_version,
+         s.symbol, s.timeframe, s.provider, s.venue
+    FROM data_gaps g JOIN market_series s ON s.id = g.series_id`;
+
+function toGap(r: GapRow): StoredGap {
+  return {
+    gapId: r.gap_id,
+    seriesId: Number(r.series_id),
+    fromMs: Number(r.from_ms),
+    toMs: Number(r.to_ms),
+    missingBars: r.missing_bars,
+    kind: r.kind,
+    status: r.status,
+    detectedAtMs: Number(r.detected_ms),
+    publishedVersion: r.published_version,
+    eventVersion: r.event_version,
+    symbol: r.symbol,
+    timeframe: r.timeframe,
+    provider: r.provider,
+    venue: r.venue,
+  };
+}

@@ -1,0 +1,53 @@
+import { addBars, barsBetween, Timeframe } from './timeframe';
+
+export const GAP_KINDS = ['OFFLINE', 'NO_ACTIVITY', 'UNKNOWN'] as const;
+export type GapKind = (typeof GAP_KINDS)[number];
+export const GAP_STATUSES = ['OPEN', 'BACKFILL_REQUESTED', 'FILLED', 'NO_DATA', 'UNFILLABLE'] as const;
+export type GapStatus = (typeof GAP_STATUSES)[number];
+
+/** Missing bar open times `[fromMs, toMs)` of one series. */
+export interface GapRange {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly missingBars: number;
+}
+
+/**
+ * The holes in a series between `afterMs` (the last bar known before, or null for none) and the
+ * sorted, distinct bar open times `times`: every place where the next bar opens later than one
+ * interval after the previous one.
+ */
+export function findGaps(tf: Timeframe, afterMs: number | null, times: readonly number[]): GapRange[] {
+  const gaps: GapRange[] = [];
+  let prev = afterMs;
+  for (const t of times) {
+    if (prev !== null && t <= prev) continue;
+    if (prev !== null) {
+      const expected = addBars(tf, prev, 1);
+      if (t > expected) gaps.push({ fromMs: expected, toMs: t, missingBars: barsBetween(tf, expected, t) });
+    }
+    prev = t;
+  }
+  return gaps;
+}
+
+/**
+ * What is still missing of `[fromMs, toMs)` once the bars at `present` (sorted, distinct, inside
+ * the range) are there: the gap shrinks, splits, or disappears.
+ */
+export function remainingGaps(tf: Timeframe, range: { fromMs: number; toMs: number }, present: readonly number[]): GapRange[] {
+  const out: GapRange[] = [];
+  let cursor = range.fromMs;
+  for (const t of present) {
+    if (t < cursor || t >= range.toMs) continue;
+    if (t > cursor) out.push({ fromMs: cursor, toMs: t, missingBars: barsBetween(tf, cursor, t) });
+    cursor = addBars(tf, t, 1);
+  }
+  if (cursor < range.toMs) out.push({ fromMs: cursor, toMs: range.toMs, missingBars: barsBetween(tf, cursor, range.toMs) });
+  return out;
+}
+
+/** Deterministic: the same hole in the same series always gets the same id, whoever finds it. */
+export function gapId(seriesId: number, fromMs: number): string {
+  return `gap-${seriesId}-${fromMs}`;
+}

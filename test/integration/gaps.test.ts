@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { db, minuteBar, minutesAgo, sleep, TestContext, truncateData, waitFor } from '../support/stack';
+
+const M = 60_000;
+
+interface GapRow {
+  gap_id: string;
+  from_utc: Date;
+  to_utc: Date;
+  missing_bars: number;
+  status: string;
+  kind: string;
+}
+const gapRows = async (): Promise<GapRow[]> =>
+  db()('data_gaps').orderBy('from_utc').select('gap_id', 'from_utc', 'to_utc', 'missing_bars', 'status', 'kind');
+
+describe('continuity: gaps detected once, from Redis state rebuilt from PostgreSQL', function () {
+  this.timeout(180_000);
+  let ctx: TestContext;
+  beforeEach(async () => {
+    await truncateData();
+    ctx = await new TestContext().setup();
+  });
+  afterEach(async () => ctx.close());
+
+  it('a 7-minute hole is one gap [t+1min, t+8min) with 7 missing bars: one row and one event, however often redelivered', async () => {
+    const t = minutesAgo(60);
+    const bars = [...Array.from({ length: 2 }, (_, i) => minuteBar(t, i - 1)), ...Array.from({ length: 10 }, (_, i) => minuteBar(t, 8 + i))];
+    await ctx.publish(bars);
+    const first = await ctx.startWorker();
+    await ctx.waitForLag0();
+    await first.stop();
+
+    // Redelivery: the same batch, twice more, through a consumer group reset to the beginning.
+    for (let round = 0; round < 2; round++) {
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      await admin.resetOffsets({ groupId: `${ctx.prefix}ingest`, topic: ctx.topics.bars, earliest: true });
+      await admin.disconnect();
+      const again = await ctx.startWorker();
+      await ctx.waitForLag0();
+      await again.stop();
+    }
+
+    const rows = await gapRows();
+    expect(rows).to.have.length(1);
+    expect(rows[0]!.from_utc.getTime()).to.equal(t + M);
+    expect(rows[0]!.to_utc.getTime()).to.equal(t + 8 * M);
+    expect(rows[0]).to.include({ missing_bars: 7, status: 'OPEN', gap_id: rows[0]!.gap_id });
+    const events = await ctx.readAll(ctx.topics.gaps, 1, 20_000);
+    expect(events).to.have.length(1);
+    const event = (await ctx.codec.decode(events[0]!.value!)) as Record<string, unknown>;
+    expect(event).to.include({ gap_id: rows[0]!.gap_id, from_utc: t + M, to_utc: t + 8 * M, missing_bars: 7, status: 'OPEN' });
+    expect(events[0]!.key).to.equal('Quantower|Binance|BTC/USDT|1-Min');
+  });
+
+  it('late bars inside a gap shrink and split it, and a gap fully present becomes FILLED', async () => {
+    const t = minutesAgo(60);
+    await ctx.startWorker();
+    await ctx.publish([minuteBar(t, 0), minuteBar(t, 10)]);
+    await ctx.waitForLag0();
+    expect((await gapRows()).map((g) => g.missing_bars)).to.deep.equal([9]);
+
+    await ctx.publish([minuteBar(t, 4)]);
+    await ctx.waitForLag0();
+    expect((await gapRows()).map((g) => [g.missing_bars, g.status])).to.deep.equal([
+      [3, 'OPEN'],
+      [5, 'OPEN'],
+    ]);
+
+    await ctx.publish([1, 2, 3, 5, 6, 7, 8, 9].map((i) => minuteBar(t, i)));
+    await ctx.waitForLag0();
+    const rows = await gapRows();
+    expect(rows.map((g) => g.status)).to.deep.equal(['FILLED', 'FILLED']);
+  });
+
+  it('FLUSHALL on Redis mid-stream causes no false gap and no missed gap', async () => {
+    const t = minutesAgo(120);
+    await ctx.startWorker();
+    await ctx.publish(Array.from({ length: 30 }, (_, i) => minuteBar(t, i)));
+    await ctx.waitForLag0();
+
+    const redis = new Redis({ ...ctx.connections.redis });
+    await redis.flushall();
+    redis.disconnect();
+
+    // Contiguous with what is stored (no false gap), then a real 5-bar hole (not missed).
+    await ctx.publish(Array.from({ length: 20 }, (_, i) => minuteBar(t, 30 + i)));
+    await ctx.waitForLag0();
+    await ctx.publish(Array.from({ length: 10 }, (_, i) => minuteBar(t, 55 + i)));
+    await ctx.waitForLag0();
+
+    const rows = await gapRows();
+    expect(rows.map((g) => [g.from_utc.getTime(), g.to_utc.getTime(), g.missing_bars])).to.deep.equal([[t + 50 * M, t + 55 * M, 5]]);
+  });
+
+  it('two workers fed the same series through two partitions at once report each gap exactly once', async () => {
+    const t = minutesAgo(700);
+    const holes = new Set([50, 51, 52, 200, 333, 334, 500, 501, 502, 503]);
+    const present = Array.from({ length: 600 }, (_, i) => i).filter((i) => !holes.has(i));
+    // The exporter spells the symbol two ways, so the series arrives on two keys (two partitions).
+    const bars = present.map((i) => minuteBar(t, i, { symbol: i % 2 === 0 ? 'BTCUSDT' : 'BTC-USDT' }));
+    await ctx.publish(bars);
+    const env = { BI_FLUSH_MAX_BARS: '40', BI_FLUSH_MAX_WAIT_MS: '50', BI_GAP_GRACE_MS: '3000' };
+    await Promise.all([ctx.startWorker(env), ctx.startWorker(env)]);
+    await ctx.waitForLag0();
+    await sleep(4_500);
+
+    const expected = [
+      [t + 50 * M, t + 53 * M],
+      [t + 200 * M, t + 201 * M],
+      [t + 333 * M, t + 335 * M],
+      [t + 500 * M, t + 504 * M],
+    ];
+    await waitFor(async () => (await gapRows()).filter((g) => g.status === 'OPEN').length === 4, 10_000, '4 open gaps');
+    const open = (await gapRows()).filter((g) => g.status === 'OPEN');
+    expect(open.map((g) => [g.from_utc.getTime(), g.to_utc.getTime()])).to.deep.equal(expected);
+    const events = await ctx.readAll(ctx.topics.gaps, 4, 20_000);
+    const decoded = await Promise.all(events.map(async (e) => (await ctx.codec.decode(e.value!)) as { from_utc: number; status: string }));
+    expect(decoded.filter((e) => e.status === 'OPEN').map((e) => e.from_utc).sort()).to.deep.equal(expected.map(([from]) => from));
+  });
+});

@@ -1,0 +1,131 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AcceptedBar } from '../../shared/domain/flush';
+import { findGaps, GapRange, remainingGaps } from '../../shared/domain/gaps';
+import type { Timeframe } from '../../shared/domain/timeframe';
+import type { ContinuityStore } from '../../shared/adapters/continuity-store';
+import type { GapStore, StoredGap } from '../../shared/adapters/gap-store';
+import type { Logger } from '../../shared/runtime/log';
+
+export interface GapEventSink {
+  /** Resolves once the broker acknowledged every event. */
+  publish(gaps: StoredGap[]): Promise<void>;
+}
+
+interface SeriesInFlush {
+  seriesId: number;
+  tf: Timeframe;
+  minMs: number;
+  maxMs: number;
+  times: number[];
+}
+
+/**
+ * Gap detection for one flush, after its bars are committed and before its offsets are. Every
+ * step is idempotent, in an order that makes a crash anywhere harmless:
+ * 1. claim the new range of each series in Redis (atomic for the whole flush, journaled);
+ * 2. find the holes in each claimed range from the bars PostgreSQL holds, and insert them with
+ *    deterministic ids (a redelivered flush or a second worker inserts nothing new);
+ * 3. shrink, split or fill open gaps that late bars of this flush fall into;
+ * 4. release the claims; events go out through the data_gaps outbox (`publishDue`).
+ */
+export class GapTracker {
+  constructor(
+    private readonly knex: Knex,
+    private readonly continuity: ContinuityStore,
+    private readonly gaps: GapStore,
+    private readonly events: GapEventSink,
+    private readonly options: { graceMs: number },
+    private readonly log: Logger,
+  ) {}
+
+  async afterWrite(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): Promise<void> {
+    const bySeries = group(accepted, seriesIds);
+    if (bySeries.length === 0) return;
+
+    const missing = new Set(await this.continuity.missing(bySeries.map((s) => s.seriesId)));
+    const seeds = await this.gaps.lastBarsBefore(
+      bySeries.filter((s) => missing.has(s.seriesId)).map((s) => ({ seriesId: s.seriesId, beforeMs: s.minMs })),
+    );
+    const token = crypto.randomUUID();
+    const claimed = await this.continuity.claim(
+      token,
+      bySeries.map((s) => ({ seriesId: s.seriesId, maxMs: s.maxMs })),
+      seeds,
+    );
+
+    const ranges = claimed.flatMap((c) => c.claims.map((claim) => ({ seriesId: c.seriesId, ...claim })));
+    const times = await this.gaps.barTimes(ranges);
+    const tfOf = new Map(bySeries.map((s) => [s.seriesId, s.tf]));
+    const found: Array<GapRange & { seriesId: number }> = [];
+    ranges.forEach((r, i) => {
+      for (const g of findGaps(tfOf.get(r.seriesId)!, r.afterMs, times[i]!)) found.push({ ...g, seriesId: r.seriesId });
+    });
+    const inserted = await this.gaps.insertGaps(found);
+    if (inserted > 0) this.log.info('gaps detected', { gaps: inserted });
+
+    // Bars at or before the previous last_bar_time are late: they may land inside an open gap.
+    // The new gaps are checked again too, now that they are committed: a concurrent worker may
+    // have stored bars inside one after this worker read the range but before it inserted it,
+    // and that worker's own check ran before the gap existed.
+    const late: Array<{ seriesId: number; tsMs: number }> = found.map((g) => ({ seriesId: g.seriesId, tsMs: g.fromMs }));
+    for (const c of claimed) {
+      const s = bySeries.find((x) => x.seriesId === c.seriesId)!;
+      if (c.previousMs === null) continue;
+      for (const t of s.times) if (t <= c.previousMs) late.push({ seriesId: s.seriesId, tsMs: t });
+    }
+    if (late.length > 0) await this.reconcile(late, tfOf);
+
+    await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
+    await this.publishDue();
+  }
+
+  private async reconcile(late: Array<{ seriesId: number; tsMs: number }>, tfOf: Map<number, Timeframe>): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      const open = await this.gaps.openGapsContaining(trx, late);
+      if (open.length === 0) return;
+      const present = await this.gaps.barTimes(
+        open.map((g) => ({ seriesId: g.seriesId, afterMs: g.fromMs - 1, uptoMs: g.toMs - 1 })),
+        trx,
+      );
+      for (const [i, gap] of open.entries()) {
+        const remaining = remainingGaps(tfOf.get(gap.seriesId)!, gap, present[i]!);
+        const unchanged = remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
+        if (!unchanged) await this.gaps.shrink(trx, gap, remaining);
+      }
+    });
+  }
+
+  /** Publishes every due DataGap event (outbox), marking each only after the broker acknowledged it. */
+  async publishDue(limit = 500): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const sent = await this.knex.transaction(async (trx) => {
+        const due = await this.gaps.dueEvents(trx, this.options.graceMs, limit);
+        if (due.length === 0) return 0;
+        await this.events.publish(due);
+        await this.gaps.markPublished(trx, due);
+        return due.length;
+      });
+      total += sent;
+      if (sent < limit) return total;
+    }
+  }
+}
+
+function group(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): SeriesInFlush[] {
+  const out = new Map<number, SeriesInFlush>();
+  for (const a of accepted) {
+    const seriesId = seriesIds.get(a.seriesKey)!;
+    const t = a.bar.tsMs;
+    const s = out.get(seriesId);
+    if (!s) out.set(seriesId, { seriesId, tf: a.bar.tf, minMs: t, maxMs: t, times: [t] });
+    else {
+      s.times.push(t);
+      if (t < s.minMs) s.minMs = t;
+      if (t > s.maxMs) s.maxMs = t;
+    }
+  }
+  for (const s of out.values()) s.times = [...new Set(s.times)].sort((a, b) => a - b);
+  return [...out.values()].sort((a, b) => a.seriesId - b.seriesId);
+}
