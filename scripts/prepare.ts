@@ -10,6 +10,7 @@ import { Connections, readConnections, Topics } from '../shared/runtime/connecti
 import { EnvReader } from '../shared/runtime/config';
 import { createLogger, Logger } from '../shared/runtime/log';
 import { loadConfigOrExit } from '../shared/runtime/process';
+import { registerBarSchemas } from './check-schemas';
 
 export async function migrate(c: Connections): Promise<string[]> {
   const knex = createKnex(c.pgAdmin, { min: 0, max: 1 });
@@ -33,6 +34,9 @@ export async function createTopics(c: Connections, log: Logger): Promise<string[
 export async function registerSchemas(c: Connections): Promise<Record<string, number>> {
   const codec = new RegistryCodec(c.registryUrl);
   const ids: Record<string, number> = {};
+  // Bar v1 (the legacy message) first, so the bars subject's history is v1 -> v2 (BACKWARD).
+  const { v1 } = await registerBarSchemas(c);
+  if (v1 !== null) ids[`${c.topics.bars}-value (Bar v1)`] = v1;
   for (const [topicName, file] of Object.entries(SCHEMA_FILES) as Array<[keyof Topics, string]>) {
     const topic = c.topics[topicName];
     ids[`${topic}-value`] = await codec.register(topic, readSchema(file));
