@@ -64,10 +64,16 @@ export class GapStore {
     return out;
   }
 
-  /** Inserts the gaps that are not there yet (deterministic ids); returns how many were new. */
-  async insertGaps(gaps: Array<GapRange & { seriesId: number; kind?: GapKind }>, trx: Knex | Knex.Transaction = this.knex): Promise<number> {
-    if (gaps.length === 0) return 0;
-    const { rows } = await trx.raw<{ rows: unknown[] }>(
+  /**
+   * Inserts the gaps that are not there yet (deterministic ids), classified against the
+   * exporter's connection sessions; returns the ids that were new.
+   */
+  async insertGaps(
+    gaps: Array<GapRange & { seriesId: number; kind?: GapKind }>,
+    trx: Knex | Knex.Transaction = this.knex,
+  ): Promise<string[]> {
+    if (gaps.length === 0) return [];
+    const { rows } = await trx.raw<{ rows: Array<{ gap_id: string }> }>(
       `INSERT INTO data_gaps (gap_id, series_id, from_utc, to_utc, missing_bars, kind)
        SELECT gap_id, series_id, ${TS} from_ms, ${TS} to_ms, missing, kind
          FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[])
@@ -84,11 +90,57 @@ export class GapStore {
         gaps.map((g) => g.kind ?? 'UNKNOWN'),
       ],
     );
-    return rows.length;
+    const ids = rows.map((r) => r.gap_id);
+    await this.classify(trx, { gapIds: ids });
+    return ids;
+  }
+
+  /**
+   * Sets each gap's kind from the connection sessions of its provider and venue: OFFLINE when a
+   * disconnected period overlaps it, NO_ACTIVITY when connected throughout, UNKNOWN otherwise.
+   * A changed kind is a new DataGap event. Returns how many gaps changed.
+   */
+  async classify(
+    trx: Knex | Knex.Transaction,
+    which: { gapIds: string[] } | { provider: string; venue: string },
+  ): Promise<number> {
+    if ('gapIds' in which && which.gapIds.length === 0) return 0;
+    const filter = 'gapIds' in which ? 'g2.gap_id = ANY(?::text[])' : 's.provider = ? AND s.venue = ?';
+    const bindings = 'gapIds' in which ? [which.gapIds] : [which.provider, which.venue];
+    const { rowCount } = await trx.raw<{ rowCount: number }>(
+      `UPDATE data_gaps g SET kind = c.kind, event_version = g.event_version + 1, updated_at = now()
+         FROM (SELECT g2.gap_id,
+                      CASE WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
+                                           AND cs.status = 'DISCONNECTED' AND cs.from_utc < g2.to_utc
+                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'OFFLINE'
+                           WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
+                                           AND cs.status = 'CONNECTED' AND cs.from_utc <= g2.from_utc
+                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'NO_ACTIVITY'
+                           ELSE 'UNKNOWN' END AS kind
+                 FROM data_gaps g2 JOIN market_series s ON s.id = g2.series_id
+                WHERE ${filter}) c
+        WHERE g.gap_id = c.gap_id AND g.kind <> c.kind`,
+      bindings,
+    );
+    return rowCount;
+  }
+
+  async byIds(trx: Knex | Knex.Transaction, gapIds: string[]): Promise<StoredGap[]> {
+    if (gapIds.length === 0) return [];
+    const { rows } = await trx.raw<{ rows: GapRow[] }>(
+      `${SELECT_GAP} WHERE g.gap_id = ANY(?::text[]) ORDER BY g.gap_id`,
+      [gapIds],
+    );
+    return rows.map(toGap);
   }
 
   /** Open gaps (locked) of these series that contain any of the given bar times. */
-  async openGapsContaining(trx: Knex.Transaction, bars: Array<{ seriesId: number; tsMs: number }>): Promise<StoredGap[]> {
+  async openGapsContaining(
+    trx: Knex.Transaction,
+    bars: Array<{ seriesId: number; tsMs: number }>,
+  ): Promise<StoredGap[]> {
     if (bars.length === 0) return [];
     const { rows } = await trx.raw<{ rows: GapRow[] }>(
       `${SELECT_GAP} WHERE g.gap_id IN (

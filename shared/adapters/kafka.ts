@@ -43,14 +43,28 @@ export function topicSpecs(topics: Topics): TopicSpec[] {
   ];
 }
 
-/** Creates the topics that do not exist yet; returns the names created. */
-export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = specs.filter((s) => !existing.has(s.topic));
-  if (missing.length === 0) return [];
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1 })),
-  });
-  return missing.map((s) => s.topic);
+/**
+ * Creates the topics that do not exist yet; returns the names created. Right after creation the
+ * broker may briefly answer metadata requests with "does not host this topic-partition" while
+ * leaders are elected, so that case is retried.
+ */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[], attempts = 5): Promise<string[]> {
+  const created: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length === 0) return created;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1 })),
+      });
+      created.push(...missing.map((s) => s.topic));
+    } catch (err) {
+      const retriable =
+        (err as { retriable?: boolean }).retriable === true || /does not host|not the leader/i.test(String(err));
+      if (!retriable || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
 }

@@ -15,6 +15,8 @@ import { silentLogger } from '../../shared/runtime/log';
 import type { WireBar } from '../../shared/domain/bar';
 import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
 import { startIngestWorker } from '../../workers/ingest/main';
+import { readContinuityConfig } from '../../workers/continuity/config';
+import { startContinuityWorker } from '../../workers/continuity/main';
 import { BarPublisher } from '../../exporter/publisher';
 import { registerSchemas } from '../../scripts/prepare';
 
@@ -32,7 +34,14 @@ export async function closeDb(): Promise<void> {
   adminKnex = undefined;
 }
 
-const DATA_TABLES = ['data_gaps', 'connection_sessions', 'run_subscriptions', 'strategy_runs', 'market_bars', 'market_series'];
+const DATA_TABLES = [
+  'data_gaps',
+  'connection_sessions',
+  'run_subscriptions',
+  'strategy_runs',
+  'market_bars',
+  'market_series',
+];
 
 export async function truncateData(): Promise<void> {
   await db().raw(`TRUNCATE ${DATA_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
@@ -105,6 +114,15 @@ export class TestContext {
     return worker;
   }
 
+  async startContinuity(overrides: Record<string, string> = {}) {
+    const env = new EnvReader({ ...this.env, BI_BACKFILL_TICK_MS: '200', BI_BACKFILL_SETTLE_MS: '500', ...overrides });
+    const config = readContinuityConfig(env);
+    env.check();
+    const worker = await startContinuityWorker(config, silentLogger);
+    this.workers.push(worker);
+    return worker;
+  }
+
   /** Committed offset of the ingest group summed over partitions, and the topic's end offsets. */
   async lag(topic = this.topics.bars, groupId = `${this.prefix}ingest`): Promise<number> {
     const admin = this.kafka.admin();
@@ -150,7 +168,18 @@ export class TestContext {
   }
 
   async close(): Promise<void> {
-    for (const w of this.workers.splice(0)) await w.stop().catch(() => undefined);
+    for (const w of this.workers.splice(0)) {
+      // A worker that cannot stop would keep running against the shared test database and
+      // disturb the next test: say so loudly instead of hanging the hook.
+      const stopped = await Promise.race([
+        w.stop().then(
+          () => true,
+          () => true,
+        ),
+        sleep(30_000).then(() => false),
+      ]);
+      if (!stopped) console.warn(`a worker of ${this.prefix} did not stop within 30 s`);
+    }
     for (const c of this.consumers.splice(0)) await c.disconnect().catch(() => undefined);
     await this.producer?.disconnect();
     this.producer = undefined;

@@ -4,13 +4,9 @@ import type { AcceptedBar } from '../../shared/domain/flush';
 import { findGaps, GapRange, remainingGaps } from '../../shared/domain/gaps';
 import type { Timeframe } from '../../shared/domain/timeframe';
 import type { ContinuityStore } from '../../shared/adapters/continuity-store';
-import type { GapStore, StoredGap } from '../../shared/adapters/gap-store';
+import type { GapStore } from '../../shared/adapters/gap-store';
+import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { Logger } from '../../shared/runtime/log';
-
-export interface GapEventSink {
-  /** Resolves once the broker acknowledged every event. */
-  publish(gaps: StoredGap[]): Promise<void>;
-}
 
 interface SeriesInFlush {
   seriesId: number;
@@ -27,15 +23,14 @@ interface SeriesInFlush {
  * 2. find the holes in each claimed range from the bars PostgreSQL holds, and insert them with
  *    deterministic ids (a redelivered flush or a second worker inserts nothing new);
  * 3. shrink, split or fill open gaps that late bars of this flush fall into;
- * 4. release the claims; events go out through the data_gaps outbox (`publishDue`).
+ * 4. release the claims; events go out through the data_gaps outbox.
  */
 export class GapTracker {
   constructor(
     private readonly knex: Knex,
     private readonly continuity: ContinuityStore,
     private readonly gaps: GapStore,
-    private readonly events: GapEventSink,
-    private readonly options: { graceMs: number },
+    private readonly outbox: GapOutbox,
     private readonly log: Logger,
   ) {}
 
@@ -62,13 +57,16 @@ export class GapTracker {
       for (const g of findGaps(tfOf.get(r.seriesId)!, r.afterMs, times[i]!)) found.push({ ...g, seriesId: r.seriesId });
     });
     const inserted = await this.gaps.insertGaps(found);
-    if (inserted > 0) this.log.info('gaps detected', { gaps: inserted });
+    if (inserted.length > 0) this.log.info('gaps detected', { gaps: inserted.length });
 
     // Bars at or before the previous last_bar_time are late: they may land inside an open gap.
     // The new gaps are checked again too, now that they are committed: a concurrent worker may
     // have stored bars inside one after this worker read the range but before it inserted it,
     // and that worker's own check ran before the gap existed.
-    const late: Array<{ seriesId: number; tsMs: number }> = found.map((g) => ({ seriesId: g.seriesId, tsMs: g.fromMs }));
+    const late: Array<{ seriesId: number; tsMs: number }> = found.map((g) => ({
+      seriesId: g.seriesId,
+      tsMs: g.fromMs,
+    }));
     for (const c of claimed) {
       const s = bySeries.find((x) => x.seriesId === c.seriesId)!;
       if (c.previousMs === null) continue;
@@ -77,10 +75,13 @@ export class GapTracker {
     if (late.length > 0) await this.reconcile(late, tfOf);
 
     await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
-    await this.publishDue();
+    await this.outbox.publishDue();
   }
 
-  private async reconcile(late: Array<{ seriesId: number; tsMs: number }>, tfOf: Map<number, Timeframe>): Promise<void> {
+  private async reconcile(
+    late: Array<{ seriesId: number; tsMs: number }>,
+    tfOf: Map<number, Timeframe>,
+  ): Promise<void> {
     await this.knex.transaction(async (trx) => {
       const open = await this.gaps.openGapsContaining(trx, late);
       if (open.length === 0) return;
@@ -90,26 +91,11 @@ export class GapTracker {
       );
       for (const [i, gap] of open.entries()) {
         const remaining = remainingGaps(tfOf.get(gap.seriesId)!, gap, present[i]!);
-        const unchanged = remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
+        const unchanged =
+          remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
         if (!unchanged) await this.gaps.shrink(trx, gap, remaining);
       }
     });
-  }
-
-  /** Publishes every due DataGap event (outbox), marking each only after the broker acknowledged it. */
-  async publishDue(limit = 500): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const sent = await this.knex.transaction(async (trx) => {
-        const due = await this.gaps.dueEvents(trx, this.options.graceMs, limit);
-        if (due.length === 0) return 0;
-        await this.events.publish(due);
-        await this.gaps.markPublished(trx, due);
-        return due.length;
-      });
-      total += sent;
-      if (sent < limit) return total;
-    }
   }
 }
 

@@ -8,9 +8,9 @@ import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
+import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import Redis from 'ioredis';
 import { GapTracker } from './continuity';
-import { seriesKey } from '../../shared/domain/series';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger } from '../../shared/runtime/log';
@@ -72,33 +72,13 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
 
-  const gaps = new GapTracker(
+  const outbox = new GapOutbox(
     knex,
-    new ContinuityStore(redis, config.redisNamespace),
     new GapStore(knex),
-    {
-      publish: async (due) => {
-        const messages = await Promise.all(
-          due.map(async (g) => ({
-            key: seriesKey(g),
-            value: await codec.encode(gapSchemaId, {
-              gap_id: g.gapId,
-              series: { series_id: g.seriesId, symbol: g.symbol, timeframe: g.timeframe, provider: g.provider, venue: g.venue },
-              from_utc: g.fromMs,
-              to_utc: g.toMs,
-              missing_bars: g.missingBars,
-              kind: g.kind,
-              status: g.status,
-              detected_at: g.detectedAtMs,
-            }),
-          })),
-        );
-        await producer.send({ topic: c.topics.gaps, acks: -1, messages });
-      },
-    },
-    { graceMs: config.gapGraceMs },
-    log,
+    kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps),
+    config.gapGraceMs,
   );
+  const gaps = new GapTracker(knex, new ContinuityStore(redis, config.redisNamespace), new GapStore(knex), outbox, log);
 
   const core = new IngestCore(
     {
@@ -160,7 +140,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   });
   // Gaps held back by the grace period go out even when their series stays quiet.
   const gapTimer = setInterval(() => {
-    gaps.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
+    outbox.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
   }, 1_000);
   const server = serveHealth(
     config.healthPort,
@@ -178,9 +158,9 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     async stop(): Promise<void> {
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
       // commits once the consumer is stopped), then leave the group.
+      clearInterval(gapTimer);
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
-      clearInterval(gapTimer);
       await consumer.disconnect();
       await producer.disconnect();
       redis.disconnect();

@@ -1,0 +1,130 @@
+import type { Knex } from 'knex';
+import type { Catalog } from '../../shared/domain/bar';
+import { gapId, GapKind, remainingGaps } from '../../shared/domain/gaps';
+import { parseTimeframe } from '../../shared/domain/timeframe';
+import type { BackfillStore } from '../../shared/adapters/backfill-store';
+import type { GapOutbox } from '../../shared/adapters/gap-events';
+import type { GapStore, StoredGap } from '../../shared/adapters/gap-store';
+import { recordConnectionStatus } from '../../shared/adapters/session-store';
+import type { Logger } from '../../shared/runtime/log';
+
+export interface ConnectionStatusEvent {
+  provider: string;
+  venue: string;
+  status: 'CONNECTED' | 'DISCONNECTED';
+  ts_utc: number;
+  reason?: string | null;
+}
+
+export interface HistoryResponseEvent {
+  request_id: string;
+  bars_sent: number;
+  status: 'OK' | 'NO_DATA' | 'ERROR';
+}
+
+export interface HistoryRequestSink {
+  /** Resolves once the broker acknowledged the request. */
+  send(request: { requestId: string; gap: StoredGap; attempt: number }): Promise<void>;
+}
+
+export interface ContinuityOptions {
+  /** Kinds of gap the exporter is asked to backfill. */
+  backfillKinds: GapKind[];
+  maxAttempts: number;
+  /** Wait for an answer this long after the first attempt, doubling after each. */
+  retryMs: number;
+  /** After an answer, how long the republished bars get to be stored before what is still missing is NO_DATA. */
+  settleMs: number;
+  graceMs: number;
+}
+
+/**
+ * The continuity worker's logic: connection status events become sessions and (re)classify
+ * gaps; open gaps become history requests, retried with backoff and then UNFILLABLE; answers
+ * settle into FILLED or NO_DATA. Every state change is a DataGap event through the outbox.
+ */
+export class ContinuityCore {
+  constructor(
+    private readonly knex: Knex,
+    private readonly gaps: GapStore,
+    private readonly backfill: BackfillStore,
+    private readonly outbox: GapOutbox,
+    private readonly requests: HistoryRequestSink,
+    private readonly catalog: Catalog,
+    private readonly options: ContinuityOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async onConnectionStatus(event: ConnectionStatusEvent): Promise<void> {
+    const provider = this.catalog.provider(event.provider);
+    const venue = this.catalog.venue(event.venue)?.name;
+    if (!provider || !venue) {
+      this.log.warn('connection status for an unregistered provider or venue ignored', { ...event });
+      return;
+    }
+    const changed = await this.knex.transaction(async (trx) => {
+      await recordConnectionStatus(trx, { provider, venue, status: event.status, tsMs: event.ts_utc });
+      return this.gaps.classify(trx, { provider, venue });
+    });
+    if (changed > 0) this.log.info('gaps reclassified', { provider, venue, gaps: changed });
+    await this.outbox.publishDue();
+  }
+
+  async onHistoryResponse(response: HistoryResponseEvent): Promise<void> {
+    const known = await this.backfill.recordResponse(this.knex, response.request_id, response.status);
+    if (!known) this.log.info('history response for no pending request (late or repeated)', { ...response });
+  }
+
+  /** One round of the backfill scheduler. */
+  async tick(): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      const due = await this.backfill.dueRequests(trx, {
+        kinds: this.options.backfillKinds,
+        graceMs: this.options.graceMs,
+        limit: 100,
+      });
+      const gaps = new Map(
+        (
+          await this.gaps.byIds(
+            trx,
+            due.map((d) => d.gapId),
+          )
+        ).map((g) => [g.gapId, g]),
+      );
+      for (const d of due) {
+        const gap = gaps.get(d.gapId)!;
+        const attempt = d.attempts + 1;
+        if (attempt > this.options.maxAttempts) {
+          await this.backfill.markUnfillable(trx, d.gapId);
+          this.log.warn('gap unfillable: history requests exhausted', { gapId: d.gapId, attempts: d.attempts });
+          continue;
+        }
+        const requestId = `${d.gapId}-r${attempt}`;
+        // Sent inside the transaction that marks it: if the commit fails the request is sent
+        // again later (at least once); no other worker can send it meanwhile (row lock).
+        await this.requests.send({ requestId, gap, attempt });
+        await this.backfill.markRequested(trx, d.gapId, requestId, attempt, this.options.retryMs * 2 ** (attempt - 1));
+      }
+    });
+    await this.knex.transaction(async (trx) => {
+      const ids = await this.backfill.settled(trx, this.options.settleMs, 100);
+      for (const gap of await this.gaps.byIds(trx, ids)) {
+        const tf = parseTimeframe(gap.timeframe);
+        const [present] = await this.gaps.barTimes(
+          [{ seriesId: gap.seriesId, afterMs: gap.fromMs - 1, uptoMs: gap.toMs - 1 }],
+          trx,
+        );
+        const remaining = remainingGaps(tf, gap, present!);
+        await this.gaps.shrink(trx, gap, remaining);
+        if (remaining.length > 0) {
+          // The exporter answered and these bars still are not there: its history has none either.
+          await this.backfill.markNoData(trx, [
+            gap.gapId,
+            ...remaining.slice(1).map((r) => gapId(gap.seriesId, r.fromMs)),
+          ]);
+        }
+      }
+    });
+    await this.outbox.publishDue();
+  }
+}
