@@ -7,7 +7,8 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench coverage clean
+.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
+	check-schemas migrate-legacy legacy-report drop-legacy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -27,7 +28,8 @@ down: ## stop every service the stack started
 status: ## show each service and its port
 	@scripts/stack.sh status
 
-prepare: deps up ## up, then migrations, topics and schemas (idempotent)
+prepare: deps up ## up, then the schema compatibility check, migrations, topics and schemas (idempotent)
+	@$(TSX) scripts/check-schemas.ts --quiet
 	@$(TSX) scripts/prepare.ts all
 	@$(TEST_ENV) $(TSX) scripts/prepare.ts migrate >/dev/null
 
@@ -36,7 +38,7 @@ demo: prepare ## run the reference exporter and two ingest workers end to end, p
 
 test: prepare ## the whole suite against the real services: static checks, unit, integration
 	@$(MAKE) --no-print-directory typecheck lint
-	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke
 
 test-unit: deps ## fast unit tests of the pure domain
 	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
@@ -53,6 +55,21 @@ lint: deps ## eslint and prettier
 
 format: deps ## rewrite files with prettier
 	@$(BIN)/prettier --write --log-level warn .
+
+check-schemas: deps up ## every schema in schemas/ is BACKWARD compatible with the registry (names the offending field)
+	@$(TSX) scripts/check-schemas.ts
+
+migrate-legacy: deps up ## convert a legacy per-run store in place (set BI_LEGACY_MAPPING); resumable, ends with a report
+	@$(TSX) workers/legacy-migration/main.ts migrate
+
+legacy-report: deps up ## re-verify and print the legacy migration report
+	@$(TSX) workers/legacy-migration/main.ts report
+
+drop-legacy: deps up ## drop the legacy bar table, only after a passing verification
+	@$(TSX) workers/legacy-migration/main.ts drop-legacy
+
+bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
+	@$(TSX) bench/run.ts --smoke
 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts

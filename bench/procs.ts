@@ -1,0 +1,156 @@
+/**
+ * Ingest workers as real processes (node --import tsx workers/ingest/main.ts, one process each, so
+ * /proc/<pid>/status VmHWM is that worker's own peak RSS), plus the Kafka admin calls the bench needs.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { Admin } from 'kafkajs';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface WorkerSnapshot {
+  messages: number;
+  bars_inserted: number;
+  bars_corrected: number;
+  bars_unchanged: number;
+  flushes: number;
+  largest_flush: number;
+  flush_ms_p50: number;
+  flush_ms_p99: number;
+  rejected: Record<string, number>;
+}
+
+export class WorkerProcess {
+  readonly logs: string[] = [];
+  startedAt: number | undefined;
+  private readonly child: ChildProcess;
+  private readonly exit: Promise<number | null>;
+
+  private constructor(
+    env: Record<string, string>,
+    readonly port: number,
+    extraNodeArgs: string[],
+  ) {
+    this.child = spawn(
+      process.execPath,
+      [...extraNodeArgs, '--import', 'tsx', path.join(ROOT, 'workers/ingest/main.ts')],
+      {
+        cwd: ROOT,
+        env: { ...env, BI_LOG_LEVEL: 'info', BI_HEALTH_PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let rest = '';
+    this.child.stderr?.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (this.startedAt === undefined && line.includes('ingest worker started')) this.startedAt = Date.now();
+        if (this.logs.length < 2000) this.logs.push(line);
+      }
+    });
+    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(env: Record<string, string>, extraNodeArgs: string[] = []): Promise<WorkerProcess> {
+    return new WorkerProcess(env, await freePort(), extraNodeArgs);
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  async started(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.startedAt === undefined) {
+      if (this.child.exitCode !== null) throw new Error(`worker exited early:\n${this.logs.slice(-20).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`worker did not start:\n${this.logs.slice(-20).join('\n')}`);
+      await sleep(20);
+    }
+    return this.startedAt;
+  }
+
+  /** Peak resident set size so far, in bytes (VmHWM). */
+  peakRss(): number {
+    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  }
+
+  snapshot(): Promise<WorkerSnapshot> {
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: this.port, path: '/healthz' }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(body) as WorkerSnapshot);
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
+        })
+        .on('error', reject);
+    });
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    const code = await this.exit;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+/** Messages on `topic` that `groupId` has not committed yet. */
+export async function lag(admin: Admin, topic: string, groupId: string): Promise<number> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  let total = 0;
+  for (const end of ends) {
+    const c = committed?.partitions.find((p) => p.partition === end.partition);
+    const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
+    total += Number(end.high) - at;
+  }
+  return total;
+}
+
+export async function waitForLag0(
+  admin: Admin,
+  topic: string,
+  groupId: string,
+  timeoutMs: number,
+  workers: WorkerProcess[] = [],
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await lag(admin, topic, groupId)) === 0) return;
+    if (Date.now() > deadline) throw new Error(`lag not 0 after ${timeoutMs} ms on ${topic}`);
+    for (const w of workers) {
+      if (w.exited) throw new Error(`worker ${w.pid} died:\n${w.logs.slice(-20).join('\n')}`);
+    }
+    await sleep(100);
+  }
+}

@@ -1,0 +1,537 @@
+/**
+ * `make bench`: the benchmark against the real stack (Kafka, schema registry, PostgreSQL), nothing
+ * mocked. Writes bench/results/<timestamp>.json and prints a markdown table. See USAGE.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { Knex } from 'knex';
+import { createKafka, ensureTopics, topicSpecs } from '../shared/adapters/kafka';
+import { createKnex } from '../shared/adapters/postgres';
+import { RegistryCodec } from '../shared/adapters/registry';
+import { EnvReader } from '../shared/runtime/config';
+import { Connections, readConnections } from '../shared/runtime/connections';
+import { silentLogger } from '../shared/runtime/log';
+import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { registerSchemas } from '../scripts/prepare';
+import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
+import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
+import { diffFinalValues, expectedVolumeSum, storedCounts, truncateData } from './db';
+import { gapLatency, latencyFromRows, LatencyResult, liveMessages, publishAtRate } from './latency';
+import { ROOT, waitForLag0, WorkerProcess } from './procs';
+
+const USAGE = `bar-ingest benchmark (real stack, nothing mocked)
+
+Usage: tsx bench/run.ts [options]
+
+  --smoke               tiny sizes, asserts the run completes and every count is right (never a
+                        timing); exits non-zero otherwise. For make test.
+  --sizes LIST          growth sizes in messages (default 100000,300000,1000000)
+  --matrix-size N       size of the 1-vs-2-workers x flush-size matrix (default: the middle size)
+  --flush-sizes LIST    BI_FLUSH_MAX_BARS values of the matrix (default 100,1000,5000)
+  --workers LIST        worker process counts of the matrix (default 1,2)
+  --growth-flush N      flush size of the growth runs (default: the middle flush size)
+  --rates LIST          live publish rates in bars/s (default 1000,10000)
+  --latency-seconds N   seconds of live publishing per rate (default 30)
+  --latency-flush LIST  BI_FLUSH_MAX_BARS values for the latency runs (default 100,1000)
+  --worker-node-args S  extra node arguments for every worker, space-separated (e.g. --max-old-space-size=128)
+  --profile             run every worker with node --cpu-prof (profiles in bench/results/profiles)
+  --keep-data           leave the last scenario's rows in the database (for debugging)
+  --old-way-sample N    messages the old way processes at most (default 20000; and at most 20 s)
+  --database NAME       PostgreSQL database (default bar_ingest_bench; smoke: bar_ingest_bench_test)
+  --skip-setup          do not run scripts/stack.sh up postgres + migrate for that database
+  --out DIR             where the JSON goes (default bench/results)
+  --help
+
+Scenarios: throughput (pre-produced topic, fresh consumer group, timed from the first worker's
+start-up log line to lag 0 with every row counted), COPY and old-way baselines on the same
+distinct bars, growth, live latency, storage against the legacy per-run layout.
+Connections come from the environment (stack.env defaults; see workers/ingest/main.ts --help).`;
+
+const DEFAULTS = {
+  smoke: false,
+  sizes: '100000,300000,1000000',
+  matrixSize: 0,
+  flushSizes: '100,1000,5000',
+  workers: '1,2',
+  growthFlush: 0,
+  rates: '1000,10000',
+  latencySeconds: 30,
+  latencyFlush: '100,1000',
+  profile: false,
+  workerNodeArgs: '',
+  keepData: false,
+  oldWaySample: 20_000,
+  database: '',
+  skipSetup: false,
+  out: path.join(ROOT, 'bench/results'),
+  help: false,
+};
+type Options = typeof DEFAULTS;
+
+const nums = (s: string): number[] =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n <= 0) throw new ArgsError(`not a positive integer: ${x}`);
+      return n;
+    });
+
+const T0 = Date.now();
+const say = (msg: string): void =>
+  void process.stderr.write(`[bench ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+
+interface ThroughputResult {
+  messages: number;
+  distinct: number;
+  workers: number;
+  flushMaxBars: number;
+  seconds: number;
+  /** From spawning the processes (includes tsx start-up and the group join). */
+  secondsFromSpawn: number;
+  messagesPerSec: number;
+  distinctPerSec: number;
+  flushP50Ms: number;
+  flushP99Ms: number;
+  largestFlush: number;
+  peakRssMb: number[];
+  consumed: number;
+  stored: number;
+  /** Rows whose correction arrived in a later flush than the original (revision > 0). */
+  revised: number;
+  volumeSum: number;
+}
+
+/** A topic set of its own (unique prefix), its producer, and the pre-produced plan. */
+class Stream {
+  readonly prefix = `bench-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}.`;
+  readonly connections: Connections;
+  readonly kafka: Kafka;
+  readonly codec: RegistryCodec;
+  private producer: Producer | undefined;
+
+  constructor(readonly env: Record<string, string>) {
+    this.env = { ...env, BI_TOPIC_PREFIX: this.prefix };
+    this.connections = readConnections(new EnvReader(this.env), 'bar-ingest-bench');
+    this.kafka = createKafka(this.connections.kafka, silentLogger);
+    this.codec = new RegistryCodec(this.connections.registryUrl);
+  }
+
+  get topic(): string {
+    return this.connections.topics.bars;
+  }
+
+  async setup(admin: Admin): Promise<Producer> {
+    await ensureTopics(admin, topicSpecs(this.connections.topics));
+    await registerSchemas(this.connections);
+    // One producer per topic set: a producer that knew a deleted topic fails its metadata refreshes.
+    this.producer = this.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
+    await this.producer.connect();
+    return this.producer;
+  }
+
+  get sender(): Producer {
+    if (!this.producer) throw new Error('stream not set up');
+    return this.producer;
+  }
+
+  async drop(admin: Admin): Promise<void> {
+    await this.release();
+    await admin.deleteTopics({ topics: Object.values(this.connections.topics) }).catch(() => undefined);
+  }
+
+  async release(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+  }
+}
+
+class Bench {
+  readonly admin: Admin;
+  readonly knex: Knex;
+  private readonly streams: Stream[] = [];
+  /** Extra node arguments for every worker (e.g. --cpu-prof). */
+  nodeArgs: string[] = [];
+
+  constructor(
+    readonly env: Record<string, string>,
+    readonly connections: Connections,
+    readonly kafka: Kafka,
+  ) {
+    this.admin = kafka.admin();
+    this.knex = createKnex(connections.pgAdmin, { min: 0, max: 2 });
+  }
+
+  async open(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  async close(): Promise<void> {
+    // One call for every topic: the broker takes seconds per deletion request.
+    const streams = this.streams.splice(0);
+    for (const s of streams) await s.release();
+    const topics = streams.flatMap((s) => Object.values(s.connections.topics));
+    await this.admin.deleteTopics({ topics, timeout: 60_000 }).catch(() => undefined);
+    await this.admin.disconnect();
+    await this.knex.destroy();
+  }
+
+  async newStream(): Promise<Stream> {
+    const stream = new Stream(this.env);
+    this.streams.push(stream);
+    await stream.setup(this.admin);
+    return stream;
+  }
+
+  async preProduce(plan: Plan): Promise<Stream> {
+    const stream = await this.newStream();
+    const encoder = await FastEncoder.create(stream.codec, stream.topic);
+    const started = performance.now();
+    const { originals, corrections } = planMessages(plan, encoder);
+    let sent = await produce(stream.sender, stream.topic, originals);
+    // Corrections strictly after every original: acknowledged first, and a later CreateTime.
+    await new Promise((r) => setTimeout(r, 5));
+    sent += await produce(stream.sender, stream.topic, corrections(), { maxInFlight: 1 });
+    if (sent !== plan.messages) throw new Error(`produced ${sent} messages, planned ${plan.messages}`);
+    say(`  produced ${sent} messages in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return stream;
+  }
+
+  async throughput(stream: Stream, plan: Plan, workers: number, flush: number, timeoutMs: number) {
+    await truncateData(this.knex, this.connections.pgAdmin.database);
+    const groupId = `${stream.prefix}ingest-${workers}w-${flush}-${crypto.randomBytes(2).toString('hex')}`;
+    const env = { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_BARS: String(flush) };
+    const spawnedAt = Date.now();
+    const procs: WorkerProcess[] = [];
+    try {
+      for (let i = 0; i < workers; i++) procs.push(await WorkerProcess.start(env, this.nodeArgs));
+      const startedAt = Math.min(...(await Promise.all(procs.map((p) => p.started()))));
+      await waitForLag0(this.admin, stream.topic, groupId, timeoutMs, procs);
+      const counts = await storedCounts(this.knex);
+      const doneAt = Date.now();
+      const snaps = await Promise.all(procs.map((p) => p.snapshot()));
+      const rss = procs.map((p) => p.peakRss() / 1024 / 1024);
+      const seconds = (doneAt - startedAt) / 1000;
+      const flushP = (k: 'flush_ms_p50' | 'flush_ms_p99'): number =>
+        Math.max(...snaps.filter((s) => s.flushes > 0).map((s) => s[k]));
+      const result: ThroughputResult = {
+        messages: plan.messages,
+        distinct: plan.distinct,
+        workers,
+        flushMaxBars: flush,
+        seconds,
+        secondsFromSpawn: (doneAt - spawnedAt) / 1000,
+        messagesPerSec: plan.messages / seconds,
+        distinctPerSec: plan.distinct / seconds,
+        flushP50Ms: flushP('flush_ms_p50'),
+        flushP99Ms: flushP('flush_ms_p99'),
+        largestFlush: Math.max(...snaps.map((s) => s.largest_flush)),
+        peakRssMb: rss,
+        consumed: snaps.reduce((a, s) => a + s.messages, 0),
+        stored: counts.rows,
+        revised: counts.revised,
+        volumeSum: counts.volumeSum,
+      };
+      say(
+        `  ${workers} worker(s), flush ${flush}: ${fmt(result.messagesPerSec)} msg/s, ${fmt(result.distinctPerSec)} bars/s, ` +
+          `flush p50/p99 ${result.flushP50Ms}/${result.flushP99Ms} ms, RSS ${rss.map((r) => r.toFixed(0)).join('+')} MB`,
+      );
+      return result;
+    } finally {
+      const stopping = Date.now();
+      for (const p of procs) await p.stop();
+      say(
+        `  workers stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s (spawn to start ${((Math.min(...procs.map((p) => p.startedAt ?? Infinity)) - spawnedAt) / 1000).toFixed(1)} s)`,
+      );
+    }
+  }
+
+  async latency(rate: number, seconds: number, flush: number): Promise<LatencyResult> {
+    await truncateData(this.knex, this.connections.pgAdmin.database);
+    const stream = await this.newStream();
+    const encoder = await FastEncoder.create(stream.codec, stream.topic);
+    const messages = liveMessages(encoder, Math.round(rate * seconds));
+    const groupId = `${stream.prefix}ingest`;
+    const worker = await WorkerProcess.start(
+      { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_BARS: String(flush) },
+      this.nodeArgs,
+    );
+    try {
+      await worker.started();
+      // Let the group join settle, so the first bars do not measure the join.
+      await waitForLag0(this.admin, stream.topic, groupId, 30_000, [worker]).catch(() => undefined);
+      const pub = await publishAtRate(stream.sender, stream.topic, messages, rate);
+      await waitForLag0(this.admin, stream.topic, groupId, 120_000, [worker]);
+      const rows = await latencyFromRows(this.knex);
+      const snap = await worker.snapshot();
+      const gap = await gapLatency();
+      const result: LatencyResult = {
+        targetRate: rate,
+        flushMaxBars: flush,
+        seconds: pub.ms / 1000,
+        published: pub.published,
+        achievedRate: pub.published / (pub.ms / 1000),
+        stored: rows.stored,
+        p50Ms: rows.p50,
+        p99Ms: rows.p99,
+        maxMs: rows.max,
+        workerFlushP50Ms: snap.flush_ms_p50,
+        workerFlushP99Ms: snap.flush_ms_p99,
+        gapToEventMs: gap.value,
+        gapNote: gap.note,
+      };
+      say(
+        `  ${rate} bars/s, flush ${flush} (achieved ${fmt(result.achievedRate)}): p50 ${rows.p50.toFixed(0)} ms, p99 ${rows.p99.toFixed(0)} ms, max ${rows.max.toFixed(0)} ms`,
+      );
+      return result;
+    } finally {
+      const stopping = Date.now();
+      await worker.stop();
+      say(`  worker stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    }
+  }
+}
+
+const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const fx = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+interface Results {
+  startedAt: string;
+  finishedAt?: string;
+  smoke: boolean;
+  machine: { cpus: number; node: string; database: string };
+  options: Options;
+  matrix: ThroughputResult[];
+  growth: ThroughputResult[];
+  copy?: CopyResult;
+  oldWay?: OldWayResult;
+  ratios?: { ingestOverCopy: number; ingestOverOldWay: number; basis: string };
+  latency: LatencyResult[];
+  storage?: StorageResult;
+  checks: string[];
+}
+
+function table(r: Results): string {
+  const lines: string[] = [];
+  lines.push('### Throughput (pre-produced, 200 series x 1-Min x 5 runs, 1% corrections, 12 partitions)', '');
+  lines.push(
+    '| scenario | messages | workers | flush | msg/s | distinct bars/s | flush p50 / p99 (ms) | peak RSS per worker (MB) |',
+  );
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const row = (label: string, t: ThroughputResult): string =>
+    `| ${label} | ${fmt(t.messages)} | ${t.workers} | ${t.flushMaxBars} | ${fmt(t.messagesPerSec)} | ${fmt(t.distinctPerSec)} | ${t.flushP50Ms} / ${t.flushP99Ms} | ${t.peakRssMb.map((m) => m.toFixed(0)).join(', ')} |`;
+  for (const t of r.matrix) lines.push(row('matrix', t));
+  for (const t of r.growth) lines.push(row('growth', t));
+  lines.push('');
+  if (r.copy && r.oldWay && r.ratios) {
+    lines.push('### Baselines (same run, same distinct bars)', '');
+    lines.push('| what | rate | ratio |', '| --- | ---: | ---: |');
+    lines.push(
+      `| COPY of the distinct bars into an empty table (same columns + PK) | ${fmt(r.copy.rowsPerSec)} rows/s | ingest / COPY = ${fx(r.ratios.ingestOverCopy)} |`,
+    );
+    lines.push(
+      `| old way: SELECT then INSERT/UPDATE per message (${fmt(r.oldWay.messages)}-message sample) | ${fmt(r.oldWay.messagesPerSec)} msg/s | ingest / old way = ${fx(r.ratios.ingestOverOldWay, 1)} |`,
+    );
+    lines.push('', `Ratios use ${r.ratios.basis}.`, '');
+  }
+  if (r.latency.length > 0) {
+    lines.push('### Latency (1 worker, live publishing)', '');
+    lines.push(
+      '| rate (bars/s) | flush | achieved | seconds | publish-to-committed p50 / p99 / max (ms) | worker flush p50 / p99 (ms) | gap-to-DataGap |',
+    );
+    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const l of r.latency) {
+      const gap = l.gapToEventMs ? `${l.gapToEventMs.p50} / ${l.gapToEventMs.p99} / ${l.gapToEventMs.max}` : l.gapNote;
+      lines.push(
+        `| ${fmt(l.targetRate)} | ${l.flushMaxBars} | ${fmt(l.achievedRate)} | ${l.seconds.toFixed(0)} | ${l.p50Ms.toFixed(0)} / ${l.p99Ms.toFixed(0)} / ${l.maxMs.toFixed(0)} | ${l.workerFlushP50Ms} / ${l.workerFlushP99Ms} | ${gap} |`,
+      );
+    }
+    lines.push(
+      '',
+      'Latency is updated_at (flush transaction start) - version_ts (Kafka CreateTime): a lower bound short of the flush duration.',
+      '',
+    );
+  }
+  if (r.storage) {
+    const s = r.storage;
+    lines.push('### Storage', '');
+    lines.push('| layout | rows | bytes (table + indexes) | bytes per distinct bar |', '| --- | ---: | ---: | ---: |');
+    lines.push(`| shared market_bars | ${fmt(s.storedBars)} | ${fmt(s.sharedBytes)} | ${fx(s.sharedBytesPerBar, 1)} |`);
+    lines.push(
+      `| legacy per-run (5 runs) | ${fmt(s.legacyRows)} | ${fmt(s.legacyBytes)} | ${fx(s.legacyBytesPerDistinctBar, 1)} |`,
+    );
+    lines.push(
+      '',
+      `Shared / legacy (shared including market_series, run_subscriptions, strategy_runs): ${fx(s.ratio, 3)} (ideal with 5 runs: 0.200).`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const o = parseArgs(argv, DEFAULTS);
+  const smoke = o.smoke;
+  const sizes = smoke ? [20_000] : nums(o.sizes);
+  const matrixSize = smoke ? 20_000 : o.matrixSize || sizes[Math.floor(sizes.length / 2)]!;
+  const flushSizes = smoke ? [100, 1000] : nums(o.flushSizes);
+  const workerCounts = smoke ? [1, 2] : nums(o.workers);
+  const growthFlush = o.growthFlush || flushSizes[Math.floor(flushSizes.length / 2)]!;
+  const rates = smoke ? [1000] : nums(o.rates);
+  const latencySeconds = smoke ? 3 : o.latencySeconds;
+  const latencyFlush = smoke ? [100] : nums(o.latencyFlush);
+  const oldWaySample = smoke ? 500 : o.oldWaySample;
+  const database = o.database || (smoke ? 'bar_ingest_bench_test' : 'bar_ingest_bench');
+  const timeoutMs = smoke ? 60_000 : 600_000;
+
+  const env = { ...(process.env as Record<string, string>), BI_PG_DATABASE: database };
+  if (!o.skipSetup) {
+    say(`setting up database ${database}`);
+    setUpDatabase(env, database);
+  }
+  const connections = readConnections(new EnvReader(env), 'bar-ingest-bench');
+  const bench = new Bench(env, connections, createKafka(connections.kafka, silentLogger));
+  const results: Results = {
+    startedAt: new Date().toISOString(),
+    smoke,
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, database },
+    options: o,
+    matrix: [],
+    growth: [],
+    latency: [],
+    checks: [],
+  };
+  const problems: string[] = [];
+  const check = (ok: boolean, what: string): void => {
+    results.checks.push(`${ok ? 'ok' : 'FAILED'}: ${what}`);
+    if (!ok) problems.push(what);
+  };
+  const volumeCache = new Map<Plan, number>();
+  const expectedVolume = (p: Plan): number => {
+    if (!volumeCache.has(p)) volumeCache.set(p, expectedVolumeSum(p));
+    return volumeCache.get(p)!;
+  };
+  const checkRun = async (t: ThroughputResult, plan: Plan, label: string): Promise<void> => {
+    if (t.volumeSum !== expectedVolume(plan)) {
+      for (const d of await diffFinalValues(bench.knex, plan)) results.checks.push(`  ${label} diff: ${d}`);
+    }
+    check(t.stored === plan.distinct, `${label}: ${t.stored} rows stored, expected ${plan.distinct}`);
+    check(t.volumeSum === expectedVolume(plan), `${label}: every stored bar holds its final (corrected) values`);
+    check(t.revised <= plan.corrections, `${label}: ${t.revised} revised rows, at most ${plan.corrections}`);
+    // Redelivery after a rebalance may count a message twice; never fewer.
+    check(t.consumed >= plan.messages, `${label}: workers consumed ${t.consumed}, at least ${plan.messages} expected`);
+  };
+
+  bench.nodeArgs = o.workerNodeArgs.split(' ').filter(Boolean);
+  if (o.profile) {
+    const dir = path.join(o.out, 'profiles');
+    fs.mkdirSync(dir, { recursive: true });
+    bench.nodeArgs.push('--cpu-prof', '--cpu-prof-dir', dir);
+  }
+  await bench.open();
+  try {
+    // 1 + 2: throughput matrix on one pre-produced topic, then the baselines on its distinct bars.
+    const plan = makePlan(matrixSize);
+    say(
+      `throughput matrix: ${plan.messages} messages, ${plan.distinct} distinct bars, ${plan.corrections} corrections, ${plan.holes} holes`,
+    );
+    const stream = await bench.preProduce(plan);
+    for (const w of workerCounts) {
+      for (const f of flushSizes) {
+        const t = await bench.throughput(stream, plan, w, f, timeoutMs);
+        await checkRun(t, plan, `matrix ${w}w flush ${f}`);
+        results.matrix.push(t);
+      }
+    }
+    // 5: storage, on what the last matrix run stored.
+    say('storage');
+    results.storage = await storage(bench.knex);
+    check(results.storage.legacyRows === plan.distinct * 5, `legacy layout holds ${results.storage.legacyRows} rows`);
+
+    say('baselines: COPY and the old way');
+    results.copy = await copyBaseline(bench.knex, connections.pgAdmin, plan);
+    check(results.copy.rows === plan.distinct, `COPY stored ${results.copy.rows} rows, expected ${plan.distinct}`);
+    results.oldWay = await oldWayBaseline(connections.pgAdmin, plan, oldWaySample, smoke ? 20_000 : 20_000);
+    check(results.oldWay.messages > 0, `old way processed ${results.oldWay.messages} messages`);
+    const best1 = results.matrix
+      .filter((t) => t.workers === 1)
+      .reduce<ThroughputResult | undefined>((a, t) => (!a || t.messagesPerSec > a.messagesPerSec ? t : a), undefined);
+    if (best1) {
+      results.ratios = {
+        ingestOverCopy: best1.distinctPerSec / results.copy.rowsPerSec,
+        ingestOverOldWay: best1.messagesPerSec / results.oldWay.messagesPerSec,
+        basis: `the best 1-worker matrix run (flush ${best1.flushMaxBars}): distinct bars/s vs COPY rows/s, messages/s vs old-way messages/s`,
+      };
+    }
+    await stream.release();
+
+    // 3: growth, 1 worker, one flush size.
+    for (const size of sizes) {
+      const p = size === matrixSize ? plan : makePlan(size);
+      let t = results.matrix.find((m) => m.workers === 1 && m.flushMaxBars === growthFlush && size === matrixSize);
+      if (!t) {
+        say(`growth: ${p.messages} messages`);
+        const s = await bench.preProduce(p);
+        t = await bench.throughput(s, p, 1, growthFlush, timeoutMs);
+        await s.release();
+      }
+      await checkRun(t, p, `growth ${size}`);
+      results.growth.push(t);
+    }
+
+    // 4: live latency.
+    for (const flush of latencyFlush) {
+      for (const rate of rates) {
+        say(`latency at ${rate} bars/s for ${latencySeconds} s, flush ${flush}`);
+        const l = await bench.latency(rate, latencySeconds, flush);
+        check(l.stored === l.published, `latency ${rate}/s: ${l.stored} rows stored of ${l.published} published`);
+        results.latency.push(l);
+      }
+    }
+    if (!o.keepData) await truncateData(bench.knex, database);
+  } finally {
+    say('cleaning up (deleting the bench topics)');
+    await bench.close();
+    say('done');
+  }
+
+  results.finishedAt = new Date().toISOString();
+  fs.mkdirSync(o.out, { recursive: true });
+  const file = path.join(o.out, `${results.startedAt.replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(table(results) + '\n');
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), file)}\n`);
+  if (problems.length > 0) {
+    process.stderr.write(`bench: ${problems.length} check(s) failed:\n  ${problems.join('\n  ')}\n`);
+    return 1;
+  }
+  say(`all ${results.checks.length} checks passed`);
+  return 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof ArgsError) {
+        process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
