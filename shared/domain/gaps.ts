@@ -35,7 +35,11 @@ export function findGaps(tf: Timeframe, afterMs: number | null, times: readonly 
  * What is still missing of `[fromMs, toMs)` once the bars at `present` (sorted, distinct, inside
  * the range) are there: the gap shrinks, splits, or disappears.
  */
-export function remainingGaps(tf: Timeframe, range: { fromMs: number; toMs: number }, present: readonly number[]): GapRange[] {
+export function remainingGaps(
+  tf: Timeframe,
+  range: { fromMs: number; toMs: number },
+  present: readonly number[],
+): GapRange[] {
   const out: GapRange[] = [];
   let cursor = range.fromMs;
   for (const t of present) {
@@ -43,7 +47,8 @@ export function remainingGaps(tf: Timeframe, range: { fromMs: number; toMs: numb
     if (t > cursor) out.push({ fromMs: cursor, toMs: t, missingBars: barsBetween(tf, cursor, t) });
     cursor = addBars(tf, t, 1);
   }
-  if (cursor < range.toMs) out.push({ fromMs: cursor, toMs: range.toMs, missingBars: barsBetween(tf, cursor, range.toMs) });
+  if (cursor < range.toMs)
+    out.push({ fromMs: cursor, toMs: range.toMs, missingBars: barsBetween(tf, cursor, range.toMs) });
   return out;
 }
 

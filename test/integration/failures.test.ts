@@ -2,15 +2,37 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { WireBar } from '../../shared/domain/bar';
-import { ChildWorker, closeDb, db, minuteBar, minutesAgo, sleep, TestContext, truncateData, waitFor } from '../support/stack';
+import {
+  ChildWorker,
+  closeDb,
+  db,
+  minuteBar,
+  minutesAgo,
+  sleep,
+  TestContext,
+  truncateData,
+  waitFor,
+} from '../support/stack';
 
 const STACK = path.resolve(__dirname, '../../scripts/stack.sh');
-const count = async (table: string): Promise<number> => Number((await db()(table).count<{ c: string }[]>('* as c'))[0]?.c);
+const count = async (table: string): Promise<number> =>
+  Number((await db()(table).count<{ c: string }[]>('* as c'))[0]?.c);
 
 /** 10 series x `perSeries` bars, sent by 3 runs, then a correction of every 50th bar. */
 function stream(perSeries: number): { messages: WireBar[]; distinct: number; corrected: number } {
   const start = minutesAgo(perSeries + 10);
-  const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT', 'LTCUSDT', 'DOTUSDT', 'TRXUSDT'];
+  const symbols = [
+    'BTCUSDT',
+    'ETHUSDT',
+    'SOLUSDT',
+    'BNBUSDT',
+    'XRPUSDT',
+    'ADAUSDT',
+    'DOGEUSDT',
+    'LTCUSDT',
+    'DOTUSDT',
+    'TRXUSDT',
+  ];
   const messages: WireBar[] = [];
   for (let run = 1; run <= 3; run++) {
     for (const symbol of symbols) {
@@ -77,7 +99,9 @@ describe('failures: crashes and a failing database', function () {
 
     expect(await finalState()).to.equal(expected);
     expect(await count('market_bars')).to.equal(distinct);
-    expect(Number((await db()('market_bars').where('revision', '>', 0).count<{ c: string }[]>('* as c'))[0]?.c)).to.equal(corrected);
+    expect(
+      Number((await db()('market_bars').where('revision', '>', 0).count<{ c: string }[]>('* as c'))[0]?.c),
+    ).to.equal(corrected);
     expect(await count('run_subscriptions')).to.equal(30);
   });
 

@@ -26,7 +26,10 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
 
   it('a 7-minute hole is one gap [t+1min, t+8min) with 7 missing bars: one row and one event, however often redelivered', async () => {
     const t = minutesAgo(60);
-    const bars = [...Array.from({ length: 2 }, (_, i) => minuteBar(t, i - 1)), ...Array.from({ length: 10 }, (_, i) => minuteBar(t, 8 + i))];
+    const bars = [
+      ...Array.from({ length: 2 }, (_, i) => minuteBar(t, i - 1)),
+      ...Array.from({ length: 10 }, (_, i) => minuteBar(t, 8 + i)),
+    ];
     await ctx.publish(bars);
     const first = await ctx.startWorker();
     await ctx.waitForLag0();
@@ -51,7 +54,13 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     const events = await ctx.readAll(ctx.topics.gaps, 1, 20_000);
     expect(events).to.have.length(1);
     const event = (await ctx.codec.decode(events[0]!.value!)) as Record<string, unknown>;
-    expect(event).to.include({ gap_id: rows[0]!.gap_id, from_utc: t + M, to_utc: t + 8 * M, missing_bars: 7, status: 'OPEN' });
+    expect(event).to.include({
+      gap_id: rows[0]!.gap_id,
+      from_utc: t + M,
+      to_utc: t + 8 * M,
+      missing_bars: 7,
+      status: 'OPEN',
+    });
     expect(events[0]!.key).to.equal('Quantower|Binance|BTC/USDT|1-Min');
   });
 
@@ -92,7 +101,9 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     await ctx.waitForLag0();
 
     const rows = await gapRows();
-    expect(rows.map((g) => [g.from_utc.getTime(), g.to_utc.getTime(), g.missing_bars])).to.deep.equal([[t + 50 * M, t + 55 * M, 5]]);
+    expect(rows.map((g) => [g.from_utc.getTime(), g.to_utc.getTime(), g.missing_bars])).to.deep.equal([
+      [t + 50 * M, t + 55 * M, 5],
+    ]);
   });
 
   it('two workers fed the same series through two partitions at once report each gap exactly once', async () => {
@@ -117,7 +128,14 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     const open = (await gapRows()).filter((g) => g.status === 'OPEN');
     expect(open.map((g) => [g.from_utc.getTime(), g.to_utc.getTime()])).to.deep.equal(expected);
     const events = await ctx.readAll(ctx.topics.gaps, 4, 20_000);
-    const decoded = await Promise.all(events.map(async (e) => (await ctx.codec.decode(e.value!)) as { from_utc: number; status: string }));
-    expect(decoded.filter((e) => e.status === 'OPEN').map((e) => e.from_utc).sort()).to.deep.equal(expected.map(([from]) => from));
+    const decoded = await Promise.all(
+      events.map(async (e) => (await ctx.codec.decode(e.value!)) as { from_utc: number; status: string }),
+    );
+    expect(
+      decoded
+        .filter((e) => e.status === 'OPEN')
+        .map((e) => e.from_utc)
+        .sort(),
+    ).to.deep.equal(expected.map(([from]) => from));
   });
 });

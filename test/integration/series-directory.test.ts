@@ -18,7 +18,9 @@ describe('series directory', () => {
     try {
       const [a, b] = await Promise.all(pools.map((k) => new SeriesDirectory(k).resolve(series)));
       for (const s of series) {
-        expect(a!.get(seriesKey(s))).to.be.a('number').and.equal(b!.get(seriesKey(s)));
+        expect(a!.get(seriesKey(s)))
+          .to.be.a('number')
+          .and.equal(b!.get(seriesKey(s)));
       }
       const rows = await db()('market_series').count<{ c: string }[]>('* as c');
       expect(Number(rows[0]?.c)).to.equal(50);

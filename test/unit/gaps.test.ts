@@ -13,7 +13,9 @@ describe('gap arithmetic', () => {
 
   it('finds holes inside a batch and none for a contiguous or late stream', () => {
     const t = 1_000 * M;
-    expect(findGaps(m1, null, [t, t + M, t + 4 * M])).to.deep.equal([{ fromMs: t + 2 * M, toMs: t + 4 * M, missingBars: 2 }]);
+    expect(findGaps(m1, null, [t, t + M, t + 4 * M])).to.deep.equal([
+      { fromMs: t + 2 * M, toMs: t + 4 * M, missingBars: 2 },
+    ]);
     expect(findGaps(m1, t, [t + M, t + 2 * M])).to.deep.equal([]);
     expect(findGaps(m1, t + 10 * M, [t, t + 3 * M])).to.deep.equal([]);
   });
@@ -22,7 +24,9 @@ describe('gap arithmetic', () => {
     const month = parseTimeframe('1M');
     const jan = Date.parse('2026-01-01T00:00:00Z');
     const may = Date.parse('2026-05-01T00:00:00Z');
-    expect(findGaps(month, jan, [may])).to.deep.equal([{ fromMs: Date.parse('2026-02-01T00:00:00Z'), toMs: may, missingBars: 3 }]);
+    expect(findGaps(month, jan, [may])).to.deep.equal([
+      { fromMs: Date.parse('2026-02-01T00:00:00Z'), toMs: may, missingBars: 3 },
+    ]);
   });
 
   it('shrinks, splits and fills a gap as bars arrive inside it', () => {
