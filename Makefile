@@ -68,6 +68,9 @@ legacy-report: deps up ## re-verify and print the legacy migration report
 drop-legacy: deps up ## drop the legacy bar table, only after a passing verification
 	@$(TSX) workers/legacy-migration/main.ts drop-legacy
 
+coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..]
+	@$(TSX) scripts/coverage.ts --series "$(SERIES)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)")
+
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
 

@@ -15,7 +15,6 @@ import { createLogger } from '../shared/runtime/log';
 import { loadConfigOrExit } from '../shared/runtime/process';
 
 const ROOT = path.resolve(__dirname, '..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const WORKERS = 2;
 const LOG_DIR = path.join(process.env.BI_STACK_DIR ?? path.join(ROOT, '.stack'), 'run');
 const logFiles: string[] = [];
@@ -24,7 +23,8 @@ const GROUP = 'bar-ingest';
 /** Runs a project script; its structured log goes to a file, so the demo's own output stays readable. */
 function run(script: string, args: string[], logName: string): ChildProcess {
   const logFile = path.join(LOG_DIR, `${logName}.log`);
-  const child = spawn(TSX, [path.join(ROOT, script), ...args], {
+  // node with tsx as a loader, so a signal reaches the script itself, not a wrapper.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', fs.openSync(logFile, 'w')],
     env: { ...process.env, BI_LOG_LEVEL: process.env.BI_LOG_LEVEL ?? 'info' },

@@ -52,7 +52,16 @@ export class GapOutbox {
     private readonly graceMs: number,
   ) {}
 
-  async publishDue(limit = 500): Promise<number> {
+  private running: Promise<number> | undefined;
+
+  /** Publishes what is due; a call while a round is under way joins that round. */
+  publishDue(limit = 500): Promise<number> {
+    // One round at a time per process: a slow broker must not pile up open transactions.
+    this.running ??= this.publishRounds(limit).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async publishRounds(limit: number): Promise<number> {
     let total = 0;
     for (;;) {
       const sent = await this.knex.transaction(async (trx) => {

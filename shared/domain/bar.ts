@@ -71,19 +71,43 @@ function checkPrice(name: string, value: number): void {
   if (value < 0) throw new RejectError('INVALID_PRICE', `${name} is negative (${value})`);
 }
 
+/** The canonical identity of a raw (provider, venue, symbol, timeframe), as a series. */
+interface CanonicalIdentity {
+  provider: string;
+  venue: string;
+  symbol: string;
+  tf: Timeframe;
+  timeframe: string;
+}
+
 /**
- * Turns a decoded bar into a canonical one, or throws a RejectError saying exactly what is wrong.
- * `exporter` names the sender for legacy bars that lack provider and venue.
+ * Canonical identities by raw spelling. A stream repeats a handful of spellings millions of
+ * times, so normalizing each spelling once takes the lookups and regexes off the per-bar path.
+ * Only successes are cached; whoever owns the cache clears it when the catalog changes.
  */
-export function canonicalizeBar(
+export class IdentityCache {
+  private readonly map = new Map<string, CanonicalIdentity>();
+  constructor(private readonly maxEntries = 100_000) {}
+
+  get(key: string): CanonicalIdentity | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, identity: CanonicalIdentity): void {
+    if (this.map.size >= this.maxEntries) this.map.clear();
+    this.map.set(key, identity);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+function canonicalIdentity(
   wire: WireBar,
   catalog: Catalog,
-  nowMs: number,
-  legacy?: { exporter: string; defaults: ExporterDefaults | undefined },
-): CanonicalBar {
-  for (const field of Object.keys(FIELD_LIMITS) as Array<keyof typeof FIELD_LIMITS>) {
-    checkLength(field, wire[field]);
-  }
+  legacy: { exporter: string; defaults: ExporterDefaults | undefined } | undefined,
+): CanonicalIdentity {
   let providerName = wire.provider;
   let venueName = wire.venue;
   if (providerName == null || venueName == null) {
@@ -103,9 +127,43 @@ export function canonicalizeBar(
     throw new RejectError('UNKNOWN_PROVIDER', `provider ${JSON.stringify(providerName)} is not registered`);
   const venue = catalog.venue(venueName);
   if (!venue) throw new RejectError('UNKNOWN_VENUE', `venue ${JSON.stringify(venueName)} is not registered`);
-
   const tf = parseTimeframe(wire.timeframe);
-  const symbol = normalizeSymbol(wire.symbol, venue);
+  return {
+    provider,
+    venue: venue.name,
+    symbol: normalizeSymbol(wire.symbol, venue),
+    tf,
+    timeframe: formatTimeframe(tf),
+  };
+}
+
+/**
+ * Turns a decoded bar into a canonical one, or throws a RejectError saying exactly what is wrong.
+ * `legacy` names the sender for legacy bars that lack provider and venue.
+ */
+export function canonicalizeBar(
+  wire: WireBar,
+  catalog: Catalog,
+  nowMs: number,
+  legacy?: { exporter: string; defaults: ExporterDefaults | undefined },
+  cache?: IdentityCache,
+): CanonicalBar {
+  for (const field of Object.keys(FIELD_LIMITS) as Array<keyof typeof FIELD_LIMITS>) {
+    checkLength(field, wire[field]);
+  }
+  let identity: CanonicalIdentity | undefined;
+  let cacheKey: string | undefined;
+  if (cache) {
+    cacheKey = `${wire.provider ?? ''}\u0000${wire.venue ?? ''}\u0000${wire.symbol}\u0000${wire.timeframe}\u0000${
+      wire.provider == null || wire.venue == null ? (legacy?.exporter ?? '') : ''
+    }`;
+    identity = cache.get(cacheKey);
+  }
+  if (!identity) {
+    identity = canonicalIdentity(wire, catalog, legacy);
+    if (cache && cacheKey !== undefined) cache.set(cacheKey, identity);
+  }
+  const { provider, venue, symbol, tf, timeframe } = identity;
 
   const { open, high, low, close, volume } = wire;
   checkPrice('open', open);
@@ -143,9 +201,9 @@ export function canonicalizeBar(
 
   return {
     symbol,
-    timeframe: formatTimeframe(tf),
+    timeframe,
     provider,
-    venue: venue.name,
+    venue,
     tf,
     tsMs: ts,
     open,

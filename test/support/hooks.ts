@@ -1,4 +1,4 @@
-import { baseConnections, closeDb, db } from './stack';
+import { baseConnections, closeDb, db, deleteTestTopics } from './stack';
 import { migrateLatest } from '../../shared/adapters/postgres';
 
 /** Root hooks: fail fast with a useful message when the stack is not up; migrate the test database. */
@@ -15,7 +15,9 @@ export const mochaHooks = {
     }
     await migrateLatest(db());
   },
-  async afterAll() {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(90_000);
     await closeDb();
+    await deleteTestTopics();
   },
 };

@@ -11,7 +11,7 @@ import { createKnex } from '../../shared/adapters/postgres';
 import { RegistryCodec } from '../../shared/adapters/registry';
 import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
-import { silentLogger } from '../../shared/runtime/log';
+import { createLogger, silentLogger } from '../../shared/runtime/log';
 import type { WireBar } from '../../shared/domain/bar';
 import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
 import { startIngestWorker } from '../../workers/ingest/main';
@@ -109,7 +109,10 @@ export class TestContext {
   }
 
   async startWorker(overrides: Record<string, string> = {}) {
-    const worker = await startIngestWorker(this.ingestConfig(overrides), silentLogger);
+    const worker = await startIngestWorker(
+      this.ingestConfig(overrides),
+      process.env.BI_TEST_LOG ? createLogger({ test: this.prefix }, 'warn') : silentLogger,
+    );
     this.workers.push(worker);
     return worker;
   }
@@ -183,10 +186,20 @@ export class TestContext {
     for (const c of this.consumers.splice(0)) await c.disconnect().catch(() => undefined);
     await this.producer?.disconnect();
     this.producer = undefined;
-    // Private topics would pile up in the broker run after run.
-    const admin = this.kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(this.topics) }).catch(() => undefined);
+  }
+}
+
+/**
+ * Deletes every topic the suite created, at the end: deleting them test by test kept the broker
+ * busy with deletions while the next test created and elected leaders for new ones.
+ */
+export async function deleteTestTopics(): Promise<void> {
+  const admin = createKafka(baseConnections.kafka, silentLogger).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => /^t-[a-z0-9]+-[0-9a-f]{6}\./.test(t));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 60_000 }).catch(() => undefined);
+  } finally {
     await admin.disconnect();
   }
 }
@@ -237,7 +250,9 @@ export class ChildWorker {
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const path = require('node:path') as typeof import('node:path');
     const root = path.resolve(__dirname, '../..');
-    this.child = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'workers/ingest/main.ts')], {
+    // node itself, with tsx as a loader: the tsx CLI would run the worker in a grandchild that a
+    // SIGKILL of the CLI leaves running.
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/ingest/main.ts')], {
       cwd: root,
       env: { ...env, BI_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { canonicalizeBar, Catalog, WireBar } from '../../shared/domain/bar';
+import { canonicalizeBar, Catalog, IdentityCache, WireBar } from '../../shared/domain/bar';
 import { RejectCode, RejectError } from '../../shared/domain/errors';
 import type { VenueRules } from '../../shared/domain/symbol';
 
@@ -102,5 +102,25 @@ describe('canonicalizeBar', () => {
       defaults: undefined,
     });
     expect(err.message).to.contain('desk-9').and.contain('BI_EXPORTER_DEFAULTS');
+  });
+
+  it("gives the same result from its identity cache, still checking each bar's values", () => {
+    const cache = new IdentityCache();
+    const first = canonicalizeBar(good, catalog, NOW, undefined, cache);
+    const second = canonicalizeBar({ ...good, close: 106 }, catalog, NOW, undefined, cache);
+    expect(second).to.include({ symbol: first.symbol, timeframe: first.timeframe, venue: first.venue, close: 106 });
+    expect(() => canonicalizeBar({ ...good, close: Number.NaN }, catalog, NOW, undefined, cache)).to.throw(RejectError);
+    // Legacy bars map per exporter: the cache must not hand one exporter's mapping to another.
+    const legacy = { ...good, provider: null, venue: null };
+    canonicalizeBar(
+      legacy,
+      catalog,
+      NOW,
+      { exporter: 'a', defaults: { provider: 'Quantower', venue: 'Binance' } },
+      cache,
+    );
+    expect(() => canonicalizeBar(legacy, catalog, NOW, { exporter: 'b', defaults: undefined }, cache))
+      .to.throw(RejectError)
+      .with.property('code', 'UNMAPPED_EXPORTER');
   });
 });

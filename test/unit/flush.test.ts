@@ -56,12 +56,10 @@ describe('planFlush', () => {
 
 describe('nextOffsets', () => {
   it('commits the offset after the highest message of each partition', () => {
-    const m = (partition: number, offset: string) => ({
-      message: { topic: 't', partition, offset, key: null, value: null, timestampMs: 0, headers: {} },
-    });
-    expect(nextOffsets([m(0, '5'), m(1, '9'), m(0, '7'), m(0, '6')])).to.deep.equal([
+    const m = (partition: number, offset: string) => ({ topic: 't', partition, offset });
+    expect(nextOffsets([m(0, '5'), m(1, '9'), m(0, '7'), m(0, '6'), m(1, '10')])).to.deep.equal([
       { topic: 't', partition: 0, offset: '8' },
-      { topic: 't', partition: 1, offset: '10' },
+      { topic: 't', partition: 1, offset: '11' },
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { canonicalizeBar, Catalog, ExporterDefaults, WireBar } from '../../shared/domain/bar';
+import { canonicalizeBar, Catalog, ExporterDefaults, IdentityCache, WireBar } from '../../shared/domain/bar';
 import { isRejectError, RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
@@ -71,10 +71,20 @@ export interface IngestOptions {
 
 export const EXPORTER_HEADER = 'bi-exporter-id';
 
+/**
+ * A queued message. Accepted ones keep only their position, not the Kafka buffers: a key or value
+ * is a slice that would keep a whole fetch response alive for as long as the message waits.
+ */
 interface Item {
-  message: InboundMessage;
+  position: Position;
   accepted?: AcceptedBar;
   rejected?: Rejected;
+}
+
+export interface Position {
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 export class ShutdownError extends Error {
@@ -103,6 +113,7 @@ export class IngestCore {
   private stopping = false;
   private failingSince: number | undefined;
   private readonly now: () => number;
+  private readonly identities = new IdentityCache();
 
   constructor(
     private readonly ports: IngestPorts,
@@ -173,9 +184,11 @@ export class IngestCore {
     const unknownProviders = new Set<string>();
     const unknownVenues = new Set<string>();
     const wires = new Map<Item, WireBar>();
+    const messageOf = new Map<Item, InboundMessage>();
     for (const message of messages) {
-      const item: Item = { message };
+      const item: Item = { position: { topic: message.topic, partition: message.partition, offset: message.offset } };
       items.push(item);
+      messageOf.set(item, message);
       if (message.value === null || message.value.length === 0) {
         item.rejected = { message, code: 'DECODE_FAILED', reason: 'message has no value (empty or tombstone)' };
         continue;
@@ -190,7 +203,7 @@ export class IngestCore {
         continue;
       }
       wires.set(item, wire);
-      this.canonicalize(item, wire);
+      this.canonicalize(item, message, wire);
       if (item.rejected?.code === 'UNKNOWN_PROVIDER' && wire.provider) unknownProviders.add(wire.provider);
       if (item.rejected?.code === 'UNKNOWN_VENUE' && wire.venue) unknownVenues.add(wire.venue);
     }
@@ -199,11 +212,12 @@ export class IngestCore {
       (unknownProviders.size > 0 || unknownVenues.size > 0) &&
       (await this.ports.catalog.resolveUnknown([...unknownProviders], [...unknownVenues]))
     ) {
+      this.identities.clear();
       for (const item of items) {
         const code = item.rejected?.code;
         if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {
           item.rejected = undefined;
-          this.canonicalize(item, wires.get(item)!);
+          this.canonicalize(item, messageOf.get(item)!, wires.get(item)!);
         }
       }
     }
@@ -211,17 +225,20 @@ export class IngestCore {
     return items;
   }
 
-  private canonicalize(item: Item, wire: WireBar): void {
-    const exporter = item.message.headers[EXPORTER_HEADER] ?? '';
+  private canonicalize(item: Item, message: InboundMessage, wire: WireBar): void {
+    const exporter = message.headers[EXPORTER_HEADER] ?? '';
     try {
-      const bar = canonicalizeBar(wire, this.ports.catalog, this.now(), {
-        exporter,
-        defaults: this.ports.exporterDefaults(exporter),
-      });
-      item.accepted = accept(bar, item.message.timestampMs);
+      const bar = canonicalizeBar(
+        wire,
+        this.ports.catalog,
+        this.now(),
+        { exporter, defaults: this.ports.exporterDefaults(exporter) },
+        this.identities,
+      );
+      item.accepted = accept(bar, message.timestampMs);
     } catch (err) {
       if (!isRejectError(err)) throw err;
-      item.rejected = { message: item.message, code: err.code, reason: err.message };
+      item.rejected = { message, code: err.code, reason: err.message };
     }
   }
 
@@ -297,7 +314,7 @@ export class IngestCore {
       if (afterWrite) await this.retrying('after-write', () => afterWrite(accepted, ids));
     }
 
-    await this.retrying('commit', () => this.ports.commit(nextOffsets(items)));
+    await this.retrying('commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
     this.metrics.recordFlush(this.now() - started, items.length);
   }
 
@@ -324,16 +341,22 @@ export class IngestCore {
   }
 }
 
-/** The offset after the last message of each partition in a flush. */
-export function nextOffsets(items: readonly { message: InboundMessage }[]): OffsetToCommit[] {
-  const last = new Map<string, OffsetToCommit>();
-  for (const { message } of items) {
-    const key = `${message.topic}\u0000${message.partition}`;
-    const next = (BigInt(message.offset) + 1n).toString();
-    const seen = last.get(key);
-    if (!seen || BigInt(next) > BigInt(seen.offset)) {
-      last.set(key, { topic: message.topic, partition: message.partition, offset: next });
-    }
+/** Offsets are decimal strings of int64: compare by length, then digits, with no BigInt per message. */
+function offsetAfter(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
+
+/** The offset after the highest message of each partition in a flush. */
+export function nextOffsets(positions: readonly Position[]): OffsetToCommit[] {
+  const highest = new Map<string, Position>();
+  for (const p of positions) {
+    const key = `${p.topic}\u0000${p.partition}`;
+    const seen = highest.get(key);
+    if (!seen || offsetAfter(p.offset, seen.offset)) highest.set(key, p);
   }
-  return [...last.values()];
+  return [...highest.values()].map((p) => ({
+    topic: p.topic,
+    partition: p.partition,
+    offset: (BigInt(p.offset) + 1n).toString(),
+  }));
 }

@@ -1,0 +1,135 @@
+/**
+ * What the analyst sees before a backtest: for one series and a time range, the covered
+ * intervals, the gaps with kind and status, and the exporter's offline periods.
+ *
+ *   make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=2026-11-01] [TO=2026-11-24]
+ */
+import { createKnex } from '../shared/adapters/postgres';
+import { EnvReader } from '../shared/runtime/config';
+import { readConnections } from '../shared/runtime/connections';
+import { loadConfigOrExit } from '../shared/runtime/process';
+import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { addBars, parseTimeframe } from '../shared/domain/timeframe';
+
+const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Timeframe' [--from ISO] [--to ISO] [--json]
+
+  --series   the series, canonical names (as in market_series), or its numeric id
+  --from     start of the range, UTC (default: the series' first bar)
+  --to       end of the range, exclusive, UTC (default: after the series' last bar)
+  --json     print JSON instead of a table`;
+
+const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2), { series: '', from: '', to: '', json: false });
+    if (!args.series) throw new ArgsError('--series is required');
+    for (const k of ['from', 'to'] as const) {
+      if (args[k] && Number.isNaN(Date.parse(args[k])))
+        throw new ArgsError(`--${k} ${JSON.stringify(args[k])} is not a date`);
+    }
+  } catch (err) {
+    if (err instanceof ArgsError) {
+      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-coverage'));
+  const knex = createKnex(c.pgWorker, { min: 0, max: 1 });
+  try {
+    const parts = args.series.split('|');
+    const series = await knex('market_series')
+      .modify((q) => {
+        if (/^\d+$/.test(args.series)) q.where('id', Number(args.series));
+        else if (parts.length === 4)
+          q.where({ provider: parts[0], venue: parts[1], symbol: parts[2], timeframe: parts[3] });
+        else q.whereRaw('false');
+      })
+      .first('id', 'symbol', 'timeframe', 'provider', 'venue', 'start_utc', 'end_utc');
+    if (!series) {
+      process.stderr.write(
+        `no series ${JSON.stringify(args.series)} (use Provider|Venue|Symbol|Timeframe as stored, or an id)\n`,
+      );
+      process.exit(1);
+    }
+    const tf = parseTimeframe(series.timeframe as string);
+    const fromMs = args.from ? Date.parse(args.from) : ((series.start_utc as Date | null)?.getTime() ?? 0);
+    const toMs = args.to ? Date.parse(args.to) : addBars(tf, (series.end_utc as Date | null)?.getTime() ?? 0, 1);
+
+    const times = (
+      await knex.raw<{ rows: Array<{ ms: string }> }>(
+        `SELECT (extract(epoch FROM ts_utc) * 1000)::bigint AS ms FROM market_bars
+          WHERE series_id = ? AND ts_utc >= ? AND ts_utc < ? ORDER BY ts_utc`,
+        [series.id, new Date(fromMs), new Date(toMs)],
+      )
+    ).rows.map((r) => Number(r.ms));
+    const covered: Array<{ from: string; to: string; bars: number }> = [];
+    let start = -1;
+    let prev = -1;
+    let count = 0;
+    for (const t of times) {
+      if (start >= 0 && t !== addBars(tf, prev, 1)) {
+        covered.push({ from: iso(start), to: iso(addBars(tf, prev, 1)), bars: count });
+        start = -1;
+      }
+      if (start < 0) [start, count] = [t, 0];
+      prev = t;
+      count++;
+    }
+    if (start >= 0) covered.push({ from: iso(start), to: iso(addBars(tf, prev, 1)), bars: count });
+
+    const gaps = await knex('data_gaps')
+      .where('series_id', series.id)
+      .andWhere('to_utc', '>', new Date(fromMs))
+      .andWhere('from_utc', '<', new Date(toMs))
+      .orderBy('from_utc')
+      .select('gap_id', 'from_utc', 'to_utc', 'missing_bars', 'kind', 'status', 'attempts');
+    const offline = await knex('connection_sessions')
+      .where({ provider: series.provider, venue: series.venue, status: 'DISCONNECTED' })
+      .andWhere('from_utc', '<', new Date(toMs))
+      .andWhere((q) => q.whereNull('to_utc').orWhere('to_utc', '>', new Date(fromMs)))
+      .orderBy('from_utc')
+      .select('from_utc', 'to_utc');
+
+    const report = {
+      series: `${series.provider}|${series.venue}|${series.symbol}|${series.timeframe}`,
+      range: { from: iso(fromMs), to: iso(toMs) },
+      bars: times.length,
+      covered,
+      gaps: gaps.map((g) => ({ ...g, from_utc: iso(g.from_utc.getTime()), to_utc: iso(g.to_utc.getTime()) })),
+      offline: offline.map((o) => ({
+        from: iso(o.from_utc.getTime()),
+        to: o.to_utc ? iso(o.to_utc.getTime()) : 'ongoing',
+      })),
+    };
+    if (args.json) {
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      return;
+    }
+    const out = (line: string): void => void process.stdout.write(line + '\n');
+    out(`${report.series}  [${report.range.from}, ${report.range.to})  ${report.bars} bars`);
+    out(`\nCovered (${covered.length}):`);
+    for (const k of covered) out(`  [${k.from}, ${k.to})  ${k.bars} bars`);
+    out(`\nGaps (${report.gaps.length}):`);
+    for (const g of report.gaps) {
+      out(
+        `  [${g.from_utc}, ${g.to_utc})  ${String(g.missing_bars).padStart(6)} missing  ${g.kind.padEnd(11)} ${g.status}  (${g.gap_id}, ${g.attempts} requests)`,
+      );
+    }
+    out(`\nExporter offline (${report.offline.length}):`);
+    for (const o of report.offline) out(`  [${o.from}, ${o.to})`);
+  } finally {
+    await knex.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`coverage failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
