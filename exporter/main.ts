@@ -9,7 +9,7 @@ import { RegistryCodec } from '../shared/adapters/registry';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { createLogger } from '../shared/runtime/log';
-import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { parseArgsOrExit } from '../shared/runtime/args';
 import { loadConfigOrExit } from '../shared/runtime/process';
 import { alignDown, parseTimeframe } from '../shared/domain/timeframe';
 import type { WireBar } from '../shared/domain/bar';
@@ -59,20 +59,11 @@ export function badBars(nowMs: number): Array<{ why: string; bar: WireBar }> {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  let args;
-  try {
-    args = parseArgs(process.argv.slice(2), { bars: 120, runs: 3, exporterId: 'reference-exporter', bad: false });
-  } catch (err) {
-    if (err instanceof ArgsError) {
-      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const args = parseArgsOrExit(
+    process.argv.slice(2),
+    { bars: 120, runs: 3, exporterId: 'reference-exporter', bad: false },
+    USAGE,
+  );
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-reference-exporter'));
   const log = createLogger({ tool: 'reference-exporter' });
   const kafka = createKafka(c.kafka, log);

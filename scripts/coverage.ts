@@ -8,7 +8,7 @@ import { createKnex } from '../shared/adapters/postgres';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { loadConfigOrExit } from '../shared/runtime/process';
-import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { ArgsError, parseArgsOrExit } from '../shared/runtime/args';
 import { addBars, parseTimeframe } from '../shared/domain/timeframe';
 
 const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Timeframe' [--from ISO] [--to ISO] [--json]
@@ -21,25 +21,12 @@ const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Ti
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  let args;
-  try {
-    args = parseArgs(process.argv.slice(2), { series: '', from: '', to: '', json: false });
-    if (!args.series) throw new ArgsError('--series is required');
+  const args = parseArgsOrExit(process.argv.slice(2), { series: '', from: '', to: '', json: false }, USAGE, (a) => {
+    if (!a.series) throw new ArgsError('--series is required');
     for (const k of ['from', 'to'] as const) {
-      if (args[k] && Number.isNaN(Date.parse(args[k])))
-        throw new ArgsError(`--${k} ${JSON.stringify(args[k])} is not a date`);
+      if (a[k] && Number.isNaN(Date.parse(a[k]))) throw new ArgsError(`--${k} ${JSON.stringify(a[k])} is not a date`);
     }
-  } catch (err) {
-    if (err instanceof ArgsError) {
-      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  });
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-coverage'));
   const knex = createKnex(c.pgWorker, { min: 0, max: 1 });
   try {

@@ -23,3 +23,28 @@ export function parseArgs<T extends Record<string, number | string | boolean>>(a
   }
   return out as T;
 }
+
+/**
+ * A command's arguments, or its usage on stdout (`--help`, exit 0) or stderr with the reason (a
+ * bad argument, exit 2). `check` adds the command's own rules by throwing ArgsError.
+ */
+export function parseArgsOrExit<T extends Record<string, number | string | boolean>>(
+  argv: string[],
+  defaults: T,
+  usage: string,
+  check: (args: T) => void = () => undefined,
+): T {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage + '\n');
+    process.exit(0);
+  }
+  try {
+    const args = parseArgs(argv, defaults);
+    check(args);
+    return args;
+  } catch (err) {
+    if (!(err instanceof ArgsError)) throw err;
+    process.stderr.write(`${err.message}\n\n${usage}\n`);
+    process.exit(2);
+  }
+}
