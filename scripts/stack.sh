@@ -7,13 +7,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
-# shellcheck source=../stack.env
-set -a
-[ -f "$ROOT/.env.local" ] && . "$ROOT/.env.local"
-. "$ROOT/stack.env"
-set +a
-case "$BI_STACK_DIR" in /*) ;; *) BI_STACK_DIR="$ROOT/$BI_STACK_DIR" ;; esac
-export BI_STACK_DIR
+. "$ROOT/scripts/stack/env.sh"
 mkdir -p "$BI_STACK_DIR/cache" "$BI_STACK_DIR/data" "$BI_STACK_DIR/run"
 
 log() { printf '[stack] %s\n' "$*" >&2; }

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { Partitioners } from 'kafkajs';
 import { HistoryResponder, publishConnectionStatus } from '../../exporter/history';
 import { silentLogger } from '../../shared/runtime/log';
-import { db, minuteBar, minutesAgo, TestContext, truncateData, waitFor } from '../support/stack';
+import { db, minuteBar, minutesAgo, TestContext, truncateData, waitFor, countRows } from '../support/stack';
 
 const M = 60_000;
 type Gap = { status: string; kind: string; symbol: string; venue: string };
@@ -22,15 +21,13 @@ describe('continuity: classification and backfill', function () {
   afterEach(async () => ctx.close());
 
   async function status(venue: string, s: 'CONNECTED' | 'DISCONNECTED', tsMs: number): Promise<void> {
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
+    const producer = await ctx.sharedProducer();
     await publishConnectionStatus(producer, ctx.codec, ctx.topics.connectionStatus, {
       provider: 'Quantower',
       venue,
       status: s,
       ts_utc: tsMs,
     });
-    await producer.disconnect();
   }
 
   it('the same hole is OFFLINE while the exporter was disconnected, NO_ACTIVITY while connected, and reclassified by a late status event', async () => {
@@ -40,11 +37,7 @@ describe('continuity: classification and backfill', function () {
     await status('Binance', 'DISCONNECTED', t + 2 * M);
     await status('Binance', 'CONNECTED', t + 6 * M);
     await status('Coinbase', 'CONNECTED', t - 30 * M);
-    await waitFor(
-      async () => Number((await db()('connection_sessions').count<{ c: string }[]>('* as c'))[0]?.c) === 4,
-      20_000,
-      'sessions',
-    );
+    await waitFor(async () => (await countRows('connection_sessions')) === 4, 20_000, 'sessions');
 
     await ctx.startWorker();
     const hole = (venue: string, symbol: string) => [
@@ -76,8 +69,7 @@ describe('continuity: classification and backfill', function () {
     const t = minutesAgo(60);
     await ctx.startWorker();
     await ctx.startContinuity({ BI_BACKFILL_RETRY_MS: '600000' });
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
+    const producer = await ctx.sharedProducer();
     const requests: string[] = [];
     const responder = new HistoryResponder(
       ctx.kafka,
@@ -108,7 +100,6 @@ describe('continuity: classification and backfill', function () {
       expect(statuses).to.deep.equal(['OPEN', 'BACKFILL_REQUESTED', 'FILLED']);
     } finally {
       await responder.stop();
-      await producer.disconnect();
     }
   });
 
@@ -116,8 +107,7 @@ describe('continuity: classification and backfill', function () {
     const t = minutesAgo(60);
     await ctx.startWorker();
     await ctx.startContinuity({ BI_BACKFILL_RETRY_MS: '300', BI_BACKFILL_MAX_ATTEMPTS: '2' });
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
+    const producer = await ctx.sharedProducer();
     // Answers for Binance only, and with nothing: its history has the same hole.
     const responder = new HistoryResponder(
       ctx.kafka,
@@ -142,7 +132,6 @@ describe('continuity: classification and backfill', function () {
         'NO_DATA and UNFILLABLE',
       );
     } finally {
-      await producer.disconnect().catch(() => undefined);
       await responder.stop().catch(() => undefined);
     }
   });

@@ -1,9 +1,6 @@
 import { expect } from 'chai';
 import type { WireBar } from '../../shared/domain/bar';
-import { db, minuteBar, minutesAgo, TestContext, truncateData } from '../support/stack';
-
-const count = async (table: string): Promise<number> =>
-  Number((await db()(table).count<{ c: string }[]>('* as c'))[0]?.c);
+import { db, minuteBar, minutesAgo, TestContext, truncateData, countRows } from '../support/stack';
 
 /** Every stored bar, with xmin: a row PostgreSQL rewrote has a new xmin even if its values match. */
 async function snapshot(): Promise<string> {
@@ -38,15 +35,15 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
     await ctx.startWorker();
     await ctx.waitForLag0();
 
-    expect(await count('market_bars')).to.equal(1000);
-    expect(await count('market_series')).to.equal(1);
+    expect(await countRows('market_bars')).to.equal(1000);
+    expect(await countRows('market_series')).to.equal(1);
     const subs = await db()('run_subscriptions').orderBy('run_id').select('run_id', 'first_bar_utc', 'last_bar_utc');
     expect(subs.map((s) => s.run_id)).to.deep.equal(['run-1', 'run-2', 'run-3', 'run-4', 'run-5']);
     for (const s of subs) {
       expect((s.first_bar_utc as Date).getTime()).to.equal(start);
       expect((s.last_bar_utc as Date).getTime()).to.equal(start + 999 * 60_000);
     }
-    expect(await count('strategy_runs')).to.equal(5);
+    expect(await countRows('strategy_runs')).to.equal(5);
   });
 
   it('re-sending the same bars 3 times in shuffled order changes nothing; a changed close bumps the revision once', async () => {
@@ -85,7 +82,7 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
       { venue: 'Binance', symbol: 'BTC/USDT', timeframe: '1-Min' },
       { venue: 'Coinbase', symbol: 'BTC/USD', timeframe: '1-Min' },
     ]);
-    expect(await count('market_bars')).to.equal(4);
+    expect(await countRows('market_bars')).to.equal(4);
   });
 
   it('writes a flush of 20,000 bars in one set-based statement (no bind-parameter limit)', async () => {
@@ -93,7 +90,7 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
     await ctx.publish(Array.from({ length: 20_000 }, (_, i) => minuteBar(start, i)));
     const worker = await ctx.startWorker({ BI_FLUSH_MAX_BARS: '20000', BI_FLUSH_MAX_WAIT_MS: '10000' });
     await ctx.waitForLag0(120_000);
-    expect(await count('market_bars')).to.equal(20_000);
+    expect(await countRows('market_bars')).to.equal(20_000);
     expect(worker.core.metrics.largestFlush).to.equal(20_000);
     expect(worker.core.metrics.dependencyFailures).to.equal(0);
   });
@@ -119,6 +116,6 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
     await ctx.waitForLag0();
     const row = await db()('market_bars').where('ts_utc', new Date(bars[7]!.ts_utc)).first('close', 'revision');
     expect(row).to.include({ close: 108.75, revision: 1 });
-    expect(await count('market_bars')).to.equal(30);
+    expect(await countRows('market_bars')).to.equal(30);
   });
 });

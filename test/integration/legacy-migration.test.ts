@@ -7,7 +7,7 @@ import {
   LegacyMigrator,
   prepareSchema,
 } from '../../workers/legacy-migration/core';
-import { baseConnections, db, truncateData } from '../support/stack';
+import { baseConnections, db, truncateData, countRows } from '../support/stack';
 
 const LEGACY_TABLE = 'legacy_run_bars';
 const BARS = 10_000;
@@ -77,11 +77,6 @@ function migrator(options: Partial<ConstructorParameters<typeof LegacyMigrator>[
   return new LegacyMigrator(db(), { legacyTable: LEGACY_TABLE, mapping: MAPPING, chunkBars: 1_000, ...options });
 }
 
-async function countOf(table: string): Promise<number> {
-  const rows = await db()(table).count<Array<{ count: string }>>('* as count');
-  return Number(rows[0]?.count ?? 0);
-}
-
 /** The migrated state, by identity rather than generated ids, to compare two runs. */
 async function snapshot(): Promise<string> {
   const { rows } = await db().raw<{ rows: Array<{ digest: string }> }>(`
@@ -124,7 +119,7 @@ describe('legacy per-run store migration', () => {
     expect(series[0]).to.include({ symbol: 'BTC/USDT', timeframe: '1-Min', provider: 'Quantower', venue: 'Binance' });
     expect((series[0].start_utc as Date).getTime()).to.equal(START);
     expect((series[0].end_utc as Date).getTime()).to.equal(START + (BARS - 1) * 60_000);
-    expect(await countOf('market_bars')).to.equal(BARS);
+    expect(await countRows('market_bars')).to.equal(BARS);
     const subs = await db()('run_subscriptions').orderBy('run_id').pluck('run_id');
     expect(subs).to.deep.equal(['run-1', 'run-2', 'run-3', 'run-4', 'run-5']);
 
@@ -200,7 +195,7 @@ describe('legacy per-run store migration', () => {
     await buildLegacyStore(db());
     const first = await migrator({ maxChunks: 5 }).migrate();
     expect(first.completed).to.equal(false);
-    expect(await countOf('market_bars')).to.equal(5_000);
+    expect(await countRows('market_bars')).to.equal(5_000);
     expect(await db()('run_subscriptions').count<Array<{ count: string }>>('* as count')).to.deep.equal([
       { count: '0' },
     ]);

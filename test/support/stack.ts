@@ -43,6 +43,15 @@ const DATA_TABLES = [
   'market_series',
 ];
 
+/** Rows in a table, optionally filtered. */
+export async function countRows(
+  table: string,
+  filter: (q: Knex.QueryBuilder) => void = () => undefined,
+): Promise<number> {
+  const rows = await db()(table).modify(filter).count<{ c: string }[]>('* as c');
+  return Number(rows[0]?.c);
+}
+
 export async function truncateData(): Promise<void> {
   await db().raw(`TRUNCATE ${DATA_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
 }
@@ -87,12 +96,17 @@ export class TestContext {
     return this;
   }
 
-  async publisher(exporterId = 'test-exporter'): Promise<BarPublisher> {
+  /** The context's connected producer, disconnected by close(). */
+  async sharedProducer(): Promise<Producer> {
     if (!this.producer) {
       this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
       await this.producer.connect();
     }
-    const publisher = new BarPublisher(this.producer, this.codec, this.topics.bars, exporterId);
+    return this.producer;
+  }
+
+  async publisher(exporterId = 'test-exporter'): Promise<BarPublisher> {
+    const publisher = new BarPublisher(await this.sharedProducer(), this.codec, this.topics.bars, exporterId);
     await publisher.init();
     return publisher;
   }

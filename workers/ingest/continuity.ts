@@ -51,10 +51,11 @@ export class GapTracker {
 
     const ranges = claimed.flatMap((c) => c.claims.map((claim) => ({ seriesId: c.seriesId, ...claim })));
     const times = await this.gaps.barTimes(ranges);
-    const tfOf = new Map(bySeries.map((s) => [s.seriesId, s.tf]));
+    const inFlush = new Map(bySeries.map((s) => [s.seriesId, s]));
     const found: Array<GapRange & { seriesId: number }> = [];
     ranges.forEach((r, i) => {
-      for (const g of findGaps(tfOf.get(r.seriesId)!, r.afterMs, times[i]!)) found.push({ ...g, seriesId: r.seriesId });
+      for (const g of findGaps(inFlush.get(r.seriesId)!.tf, r.afterMs, times[i]!))
+        found.push({ ...g, seriesId: r.seriesId });
     });
     const inserted = await this.gaps.insertGaps(found);
     if (inserted.length > 0) this.log.info('gaps detected', { gaps: inserted.length });
@@ -68,11 +69,11 @@ export class GapTracker {
       tsMs: g.fromMs,
     }));
     for (const c of claimed) {
-      const s = bySeries.find((x) => x.seriesId === c.seriesId)!;
+      const s = inFlush.get(c.seriesId)!;
       if (c.previousMs === null) continue;
       for (const t of s.times) if (t <= c.previousMs) late.push({ seriesId: s.seriesId, tsMs: t });
     }
-    if (late.length > 0) await this.reconcile(late, tfOf);
+    if (late.length > 0) await this.reconcile(late, inFlush);
 
     await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
     await this.outbox.publishDue();
@@ -80,7 +81,7 @@ export class GapTracker {
 
   private async reconcile(
     late: Array<{ seriesId: number; tsMs: number }>,
-    tfOf: Map<number, Timeframe>,
+    inFlush: Map<number, SeriesInFlush>,
   ): Promise<void> {
     await this.knex.transaction(async (trx) => {
       const open = await this.gaps.openGapsContaining(trx, late);
@@ -90,7 +91,7 @@ export class GapTracker {
         trx,
       );
       for (const [i, gap] of open.entries()) {
-        const remaining = remainingGaps(tfOf.get(gap.seriesId)!, gap, present[i]!);
+        const remaining = remainingGaps(inFlush.get(gap.seriesId)!.tf, gap, present[i]!);
         const unchanged =
           remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
         if (!unchanged) await this.gaps.shrink(trx, gap, remaining);
