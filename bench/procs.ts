@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Admin } from 'kafkajs';
+import { consumerLag } from '../shared/adapters/kafka';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -124,19 +125,6 @@ export class WorkerProcess {
   }
 }
 
-/** Messages on `topic` that `groupId` has not committed yet. */
-export async function lag(admin: Admin, topic: string, groupId: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  let total = 0;
-  for (const end of ends) {
-    const c = committed?.partitions.find((p) => p.partition === end.partition);
-    const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
-    total += Number(end.high) - at;
-  }
-  return total;
-}
-
 export async function waitForLag0(
   admin: Admin,
   topic: string,
@@ -146,7 +134,7 @@ export async function waitForLag0(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if ((await lag(admin, topic, groupId)) === 0) return;
+    if ((await consumerLag(admin, topic, groupId)) === 0) return;
     if (Date.now() > deadline) throw new Error(`lag not 0 after ${timeoutMs} ms on ${topic}`);
     for (const w of workers) {
       if (w.exited) throw new Error(`worker ${w.pid} died:\n${w.logs.slice(-20).join('\n')}`);

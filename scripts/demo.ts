@@ -7,7 +7,7 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKafka } from '../shared/adapters/kafka';
+import { consumerLag, createKafka } from '../shared/adapters/kafka';
 import { createKnex } from '../shared/adapters/postgres';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
@@ -61,12 +61,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   for (;;) {
-    const ends = await admin.fetchTopicOffsets(c.topics.bars);
-    const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [c.topics.bars] });
-    const lag = ends.reduce((sum, e) => {
-      const at = Number(committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? -1);
-      return sum + Number(e.high) - Math.max(at, 0);
-    }, 0);
+    const lag = await consumerLag(admin, c.topics.bars, GROUP);
     if (lag === 0) break;
     if (Date.now() - started > 120_000) throw new Error(`workers did not catch up within 120 s (lag ${lag})`);
     await new Promise((r) => setTimeout(r, 250));

@@ -68,3 +68,16 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], attempts = 
     }
   }
 }
+
+/** Messages on `topic` that consumer group `groupId` has not committed yet. */
+export async function consumerLag(admin: Admin, topic: string, groupId: string): Promise<number> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  let total = 0;
+  for (const end of ends) {
+    const c = committed?.partitions.find((p) => p.partition === end.partition);
+    const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
+    total += Number(end.high) - at;
+  }
+  return total;
+}

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { Consumer, Kafka, Partitioners, Producer } from 'kafkajs';
 import type { Knex } from 'knex';
-import { createKafka, ensureTopics, topicSpecs } from '../../shared/adapters/kafka';
+import { consumerLag, createKafka, ensureTopics, topicSpecs } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { RegistryCodec } from '../../shared/adapters/registry';
 import { EnvReader } from '../../shared/runtime/config';
@@ -140,20 +140,12 @@ export class TestContext {
     return worker;
   }
 
-  /** Committed offset of the ingest group summed over partitions, and the topic's end offsets. */
+  /** Messages of `topic` the ingest group has not committed yet. */
   async lag(topic = this.topics.bars, groupId = `${this.prefix}ingest`): Promise<number> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      let lag = 0;
-      for (const end of ends) {
-        const c = committed?.partitions.find((p) => p.partition === end.partition);
-        const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
-        lag += Number(end.high) - at;
-      }
-      return lag;
+      return await consumerLag(admin, topic, groupId);
     } finally {
       await admin.disconnect();
     }
