@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import type { AvroCodec } from './registry';
 import type { GapStore, StoredGap } from './gap-store';
 import { seriesKey } from '../domain/series';
+import { crashPoint } from '../runtime/crash-points';
 
 export interface GapEventSink {
   /** Resolves once the broker acknowledged every event. */
@@ -68,6 +69,7 @@ export class GapOutbox {
         const due = await this.store.dueEvents(trx, this.graceMs, limit);
         if (due.length === 0) return 0;
         await this.sink.publish(due);
+        crashPoint('gap-events-produced');
         await this.store.markPublished(trx, due);
         return due.length;
       });

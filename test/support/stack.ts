@@ -275,4 +275,12 @@ export class ChildWorker {
     this.child.kill(signal);
     return this.exit;
   }
+
+  /** Resolves with the exit code (null when a signal ended it) once the process has ended on its own. */
+  async exited(timeoutMs: number): Promise<number | null> {
+    const timeout = sleep(timeoutMs).then(() => {
+      throw new Error(`the worker did not exit within ${timeoutMs} ms`);
+    });
+    return Promise.race([this.exit, timeout]);
+  }
 }

@@ -43,4 +43,16 @@ describe('configuration from the environment', () => {
     const env = new EnvReader({ BI_TOPIC_PREFIX: 't1.' });
     expect(readIngestConfig(env).connections.topics.barsDlq).to.equal('t1.md.bars.dlq.v1');
   });
+
+  it('reads a crash point for crash-safety tests, and rejects an unknown one by name', () => {
+    const ok = new EnvReader({ BI_CRASH_AT: 'redis-advanced:3' });
+    expect(readIngestConfig(ok).crashAt).to.deep.equal({ point: 'redis-advanced', hit: 3 });
+    ok.check();
+    expect(readIngestConfig(new EnvReader({})).crashAt).to.equal(undefined);
+    for (const bad of ['somewhere', 'redis-advanced:0', 'redis-advanced:x']) {
+      const env = new EnvReader({ BI_CRASH_AT: bad });
+      readIngestConfig(env);
+      expect(() => env.check()).to.throw(ConfigError, `BI_CRASH_AT=${bad}`);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import type { ExporterDefaults } from '../../shared/domain/bar';
+import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
 
 export interface IngestConfig {
   connections: Connections;
@@ -17,6 +18,7 @@ export interface IngestConfig {
   healthPort: number;
   shutdownTimeoutMs: number;
   pgPoolMax: number;
+  crashAt: CrashPlan | undefined;
 }
 
 /** `exporter-a=Quantower/Binance,exporter-b=Quantower/Coinbase` -> a map by exporter id. */
@@ -89,6 +91,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
     }),
     shutdownTimeoutMs: env.int('BI_SHUTDOWN_TIMEOUT_MS', 30_000, 'how long a graceful stop may take (ms)', { min: 0 }),
     pgPoolMax: env.int('BI_PG_POOL_MAX', 4, 'PostgreSQL connections per worker', { min: 1, max: 100 }),
+    crashAt: readCrashPlan(env),
   };
   return config;
 }

@@ -7,6 +7,7 @@ import type { ContinuityStore } from '../../shared/adapters/continuity-store';
 import type { GapStore } from '../../shared/adapters/gap-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { Logger } from '../../shared/runtime/log';
+import { crashPoint } from '../../shared/runtime/crash-points';
 
 interface SeriesInFlush {
   seriesId: number;
@@ -48,6 +49,7 @@ export class GapTracker {
       bySeries.map((s) => ({ seriesId: s.seriesId, maxMs: s.maxMs })),
       seeds,
     );
+    crashPoint('redis-advanced');
 
     const ranges = claimed.flatMap((c) => c.claims.map((claim) => ({ seriesId: c.seriesId, ...claim })));
     const times = await this.gaps.barTimes(ranges);
@@ -74,8 +76,10 @@ export class GapTracker {
       for (const t of s.times) if (t <= c.previousMs) late.push({ seriesId: s.seriesId, tsMs: t });
     }
     if (late.length > 0) await this.reconcile(late, inFlush);
+    crashPoint('gap-rows-written');
 
     await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
+    crashPoint('claims-released');
     await this.outbox.publishDue();
   }
 

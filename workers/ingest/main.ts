@@ -14,6 +14,7 @@ import { GapTracker } from './continuity';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger } from '../../shared/runtime/log';
+import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
 import { handleHelp, loadConfigOrExit, onShutdown, serveHealth } from '../../shared/runtime/process';
 import { IngestCore, InboundMessage, Rejected } from './core';
 import { IngestConfig, readIngestConfig } from './config';
@@ -48,6 +49,7 @@ function headersOf(
 
 export async function startIngestWorker(config: IngestConfig, log = createLogger({ worker: 'ingest' })) {
   const { connections: c } = config;
+  armCrash(config.crashAt);
   const kafka = createKafka(c.kafka, log);
   const knex = createKnex(c.pgWorker, { min: 1, max: config.pgPoolMax });
   const codec = new RegistryCodec(c.registryUrl);
@@ -105,9 +107,16 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
           })),
         });
       },
-      commit: (offsets) => consumer.commitOffsets(offsets),
+      commit: async (offsets) => {
+        await consumer.commitOffsets(offsets);
+        crashPoint('offsets-committed');
+      },
       exporterDefaults: (id) => config.exporterDefaults.get(id),
-      afterWrite: (accepted, ids) => gaps.afterWrite(accepted, ids),
+      afterWrite: async (accepted, ids) => {
+        crashPoint('bars-committed');
+        await gaps.afterWrite(accepted, ids);
+        crashPoint('gap-events-marked');
+      },
     },
     {
       flushMaxBars: config.flushMaxBars,
