@@ -8,8 +8,10 @@
  * time from the transaction's start to its commit (the flush's own duration, whose p50/p99 the
  * worker reports and which is printed next to it). Same host, same clock: no skew.
  */
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Message, Producer } from 'kafkajs';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { AvroCodec } from '../shared/adapters/registry';
 import { benchSeries, FastEncoder, messageOf } from './dataset';
 import { barAt } from '../exporter/generate';
 import { sleep } from './procs';
@@ -26,23 +28,47 @@ export interface LatencyResult {
   maxMs: number;
   workerFlushP50Ms: number;
   workerFlushP99Ms: number;
-  /** Gap-to-DataGap-event latency: null until gap detection exists. */
+  /** From the publish of the bar after a hole to the DataGap event's publish; null if no gap was seen. */
   gapToEventMs: { p50: number; p99: number; max: number } | null;
   gapNote: string;
+  holes: number;
+  /** Holes whose DataGap event arrived. */
+  gapsSeen: number;
 }
 
-/** Distinct bars (200 series, each further back in time), pre-encoded, in publishing order. */
-export function liveMessages(encoder: FastEncoder, count: number, nowMs = Date.now()): Message[] {
+/** Every 10th series skips one bar in 50 (from its 6th on, so short runs have holes too), so the live stream reveals gaps at a steady pace. */
+const HOLE_SERIES_EVERY = 10;
+const HOLE_EVERY = 50;
+const isHole = (seriesIndex: number, i: number): boolean =>
+  seriesIndex % HOLE_SERIES_EVERY === 0 && i % HOLE_EVERY === 5;
+
+/**
+ * Distinct bars (200 series, each further back in time), pre-encoded, in publishing order, with
+ * one-bar holes in some series; `holes` counts those that a later bar reveals.
+ */
+export function liveMessages(
+  encoder: FastEncoder,
+  count: number,
+  nowMs = Date.now(),
+): { messages: Message[]; holes: number } {
   const series = benchSeries(200, 'L');
   const perSeries = Math.ceil(count / series.length);
   const start = Math.floor(nowMs / 60_000) * 60_000 - (perSeries + 5) * 60_000;
-  const out: Message[] = [];
-  for (let i = 0; i < perSeries && out.length < count; i++) {
-    for (let s = 0; s < series.length && out.length < count; s++) {
-      out.push(messageOf(encoder, { ...barAt(series[s]!, s, start, i), run_id: 'bench-live' }, 'bench-live'));
+  const messages: Message[] = [];
+  const skipped: Array<{ s: number; i: number }> = [];
+  const lastBar = new Array<number>(series.length).fill(-1);
+  for (let i = 0; i < perSeries && messages.length < count; i++) {
+    for (let s = 0; s < series.length && messages.length < count; s++) {
+      if (isHole(s, i)) {
+        skipped.push({ s, i });
+        continue;
+      }
+      messages.push(messageOf(encoder, { ...barAt(series[s]!, s, start, i), run_id: 'bench-live' }, 'bench-live'));
+      lastBar[s] = i;
     }
   }
-  return out;
+  // A hole is a gap once the same series has a bar after it.
+  return { messages, holes: skipped.filter((h) => lastBar[h.s]! > h.i).length };
 }
 
 /** Publishes `messages` at `rate` per second, in ticks of `tickMs`, each send acknowledged by all in-sync replicas. */
@@ -82,10 +108,56 @@ export async function latencyFromRows(knex: Knex): Promise<{ stored: number; p50
 }
 
 /**
- * Where gap-to-DataGap latency will be measured once gap detection exists: publish a series with
- * a hole, then time from the publish of the bar after the hole to the DataGap event on the gaps
- * topic. Until then it reports null with this note.
+ * Gap-to-DataGap latency: from the CreateTime of the bar that reveals a hole (the bar at the
+ * gap's to_utc, whose version_ts is that CreateTime) to the CreateTime of the gap's first DataGap
+ * event, which the worker's producer stamps when it sends. Same host, same clock.
  */
-export async function gapLatency(): Promise<{ value: LatencyResult['gapToEventMs']; note: string }> {
-  return { value: null, note: 'n/a (gap detection not built yet)' };
+export async function gapLatency(
+  kafka: Kafka,
+  codec: AvroCodec,
+  knex: Knex,
+  topic: string,
+  expected: number,
+  timeoutMs = 30_000,
+): Promise<{ value: LatencyResult['gapToEventMs']; note: string; seen: number }> {
+  if (expected === 0) return { value: null, note: 'n/a (no hole in the stream)', seen: 0 };
+  const first = new Map<string, { seriesId: number; toMs: number; eventMs: number }>();
+  const consumer = kafka.consumer({ groupId: `bench-gap-reader-${crypto.randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const e = (await codec.decode(message.value!)) as {
+          gap_id: string;
+          series: { series_id: number };
+          to_utc: number;
+          status: string;
+        };
+        if (e.status === 'OPEN' && !first.has(e.gap_id))
+          first.set(e.gap_id, { seriesId: e.series.series_id, toMs: e.to_utc, eventMs: Number(message.timestamp) });
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (first.size < expected && Date.now() < deadline) await sleep(200);
+  } finally {
+    await consumer.disconnect();
+  }
+  if (first.size === 0) return { value: null, note: `no DataGap event of ${expected} expected`, seen: 0 };
+  const gaps = [...first.values()];
+  const { rows } = await knex.raw<{ rows: Array<{ ms: number }> }>(
+    `SELECT extract(epoch FROM g.event_at - b.version_ts) * 1000 AS ms
+       FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS g0(series_id, to_ms, event_ms)
+       CROSS JOIN LATERAL (SELECT to_timestamp(g0.to_ms / 1000.0) AS to_utc,
+                                  to_timestamp(g0.event_ms / 1000.0) AS event_at) g
+       JOIN market_bars b ON b.series_id = g0.series_id AND b.ts_utc = g.to_utc`,
+    [gaps.map((g) => g.seriesId), gaps.map((g) => g.toMs), gaps.map((g) => g.eventMs)],
+  );
+  const ms = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const pick = (p: number): number => Math.round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!);
+  return {
+    value: ms.length > 0 ? { p50: pick(0.5), p99: pick(0.99), max: Math.round(ms[ms.length - 1]!) } : null,
+    note: `${first.size} of ${expected} gaps seen, ${ms.length} matched to their revealing bar`,
+    seen: first.size,
+  };
 }

@@ -34,6 +34,7 @@ export interface WorkerSnapshot {
   largest_flush: number;
   flush_ms_p50: number;
   flush_ms_p99: number;
+  stage_ms_total: Record<string, number>;
   rejected: Record<string, number>;
 }
 

@@ -20,7 +20,7 @@ import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
 import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
 import { diffFinalValues, expectedVolumeSum, storedCounts, truncateData } from './db';
 import { gapLatency, latencyFromRows, LatencyResult, liveMessages, publishAtRate } from './latency';
-import { ROOT, waitForLag0, WorkerProcess } from './procs';
+import { ROOT, waitForLag0, WorkerProcess, WorkerSnapshot } from './procs';
 
 const USAGE = `bar-ingest benchmark (real stack, nothing mocked)
 
@@ -100,6 +100,8 @@ interface ThroughputResult {
   flushP99Ms: number;
   largestFlush: number;
   peakRssMb: number[];
+  /** Share of the workers' wall time spent in each flush stage (the rest: decoding, waiting for fetches). */
+  stageShare: Record<string, number>;
   consumed: number;
   stored: number;
   /** Rows whose correction arrived in a later flush than the original (revision > 0). */
@@ -235,6 +237,7 @@ class Bench {
         flushP99Ms: flushP('flush_ms_p99'),
         largestFlush: Math.max(...snaps.map((s) => s.largest_flush)),
         peakRssMb: rss,
+        stageShare: stageShare(snaps, seconds),
         consumed: snaps.reduce((a, s) => a + s.messages, 0),
         stored: counts.rows,
         revised: counts.revised,
@@ -242,7 +245,10 @@ class Bench {
       };
       say(
         `  ${workers} worker(s), flush ${flush}: ${fmt(result.messagesPerSec)} msg/s, ${fmt(result.distinctPerSec)} bars/s, ` +
-          `flush p50/p99 ${result.flushP50Ms}/${result.flushP99Ms} ms, RSS ${rss.map((r) => r.toFixed(0)).join('+')} MB`,
+          `flush p50/p99 ${result.flushP50Ms}/${result.flushP99Ms} ms, RSS ${rss.map((r) => r.toFixed(0)).join('+')} MB, ` +
+          `time in ${Object.entries(result.stageShare)
+            .map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`)
+            .join(', ')}`,
       );
       return result;
     } finally {
@@ -258,7 +264,7 @@ class Bench {
     await truncateData(this.knex, this.connections.pgAdmin.database);
     const stream = await this.newStream();
     const encoder = await FastEncoder.create(stream.codec, stream.topic);
-    const messages = liveMessages(encoder, Math.round(rate * seconds));
+    const { messages, holes } = liveMessages(encoder, Math.round(rate * seconds));
     const groupId = `${stream.prefix}ingest`;
     const worker = await WorkerProcess.start(
       { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_BARS: String(flush) },
@@ -272,7 +278,7 @@ class Bench {
       await waitForLag0(this.admin, stream.topic, groupId, 120_000, [worker]);
       const rows = await latencyFromRows(this.knex);
       const snap = await worker.snapshot();
-      const gap = await gapLatency();
+      const gap = await gapLatency(stream.kafka, stream.codec, this.knex, stream.connections.topics.gaps, holes);
       const result: LatencyResult = {
         targetRate: rate,
         flushMaxBars: flush,
@@ -287,9 +293,12 @@ class Bench {
         workerFlushP99Ms: snap.flush_ms_p99,
         gapToEventMs: gap.value,
         gapNote: gap.note,
+        holes,
+        gapsSeen: gap.seen,
       };
       say(
-        `  ${rate} bars/s, flush ${flush} (achieved ${fmt(result.achievedRate)}): p50 ${rows.p50.toFixed(0)} ms, p99 ${rows.p99.toFixed(0)} ms, max ${rows.max.toFixed(0)} ms`,
+        `  ${rate} bars/s, flush ${flush} (achieved ${fmt(result.achievedRate)}): p50 ${rows.p50.toFixed(0)} ms, p99 ${rows.p99.toFixed(0)} ms, max ${rows.max.toFixed(0)} ms; ` +
+          `gap-to-DataGap ${gap.value ? `${gap.value.p50} / ${gap.value.p99} / ${gap.value.max} ms` : 'n/a'} (${gap.note})`,
       );
       return result;
     } finally {
@@ -298,6 +307,15 @@ class Bench {
       say(`  worker stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
     }
   }
+}
+
+/** Per stage, the workers' summed time in it over their summed wall time. */
+function stageShare(snaps: WorkerSnapshot[], seconds: number): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const snap of snaps)
+    for (const [stage, ms] of Object.entries(snap.stage_ms_total)) total[stage] = (total[stage] ?? 0) + ms;
+  const wall = seconds * 1000 * snaps.length;
+  return Object.fromEntries(Object.entries(total).map(([stage, ms]) => [stage, ms / wall]));
 }
 
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -345,7 +363,7 @@ function table(r: Results): string {
   if (r.latency.length > 0) {
     lines.push('### Latency (1 worker, live publishing)', '');
     lines.push(
-      '| rate (bars/s) | flush | achieved | seconds | publish-to-committed p50 / p99 / max (ms) | worker flush p50 / p99 (ms) | gap-to-DataGap |',
+      '| rate (bars/s) | flush | achieved | seconds | publish-to-committed p50 / p99 / max (ms) | worker flush p50 / p99 (ms) | gap-to-DataGap p50 / p99 / max (ms) |',
     );
     lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const l of r.latency) {
@@ -498,6 +516,10 @@ async function main(): Promise<number> {
         say(`latency at ${rate} bars/s for ${latencySeconds} s, flush ${flush}`);
         const l = await bench.latency(rate, latencySeconds, flush);
         check(l.stored === l.published, `latency ${rate}/s: ${l.stored} rows stored of ${l.published} published`);
+        check(
+          l.holes > 0 && l.gapsSeen === l.holes,
+          `latency ${rate}/s: ${l.gapsSeen} DataGap events of ${l.holes} holes`,
+        );
         results.latency.push(l);
       }
     }

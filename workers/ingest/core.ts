@@ -3,7 +3,7 @@ import { isRejectError, RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
 import type { Logger } from '../../shared/runtime/log';
-import { IngestMetrics } from './metrics';
+import { FlushStage, IngestMetrics } from './metrics';
 
 /** A Kafka record as the core sees it, free of any client library's types. */
 export interface InboundMessage {
@@ -288,7 +288,7 @@ export class IngestCore {
     }
 
     if (rejected.length > 0) {
-      await this.retrying('dead-letter', () => this.ports.deadLetter(rejected));
+      await this.timed('dead-letter', () => this.ports.deadLetter(rejected));
       for (const r of rejected) {
         this.metrics.reject(r.code);
         this.log.warn('rejected message', {
@@ -304,18 +304,27 @@ export class IngestCore {
     if (accepted.length > 0) {
       const unique = new Map<string, SeriesIdentity>();
       for (const a of accepted) unique.set(a.seriesKey, a.bar);
-      const ids = await this.retrying('resolve-series', () => this.ports.resolveSeries([...unique.values()]));
+      const ids = await this.timed('resolve-series', () => this.ports.resolveSeries([...unique.values()]));
       const { rows, runSpans } = planFlush(accepted, ids);
-      const result = await this.retrying('write', () => this.ports.write(rows, runSpans));
+      const result = await this.timed('write', () => this.ports.write(rows, runSpans));
       this.metrics.barsInserted += result.inserted;
       this.metrics.barsCorrected += result.corrected;
       this.metrics.barsUnchanged += accepted.length - result.inserted - result.corrected;
       const afterWrite = this.ports.afterWrite?.bind(this.ports);
-      if (afterWrite) await this.retrying('after-write', () => afterWrite(accepted, ids));
+      if (afterWrite) await this.timed('gaps', () => afterWrite(accepted, ids));
     }
 
-    await this.retrying('commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
+    await this.timed('commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
     this.metrics.recordFlush(this.now() - started, items.length);
+  }
+
+  private async timed<T>(stage: FlushStage, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await this.retrying(stage, fn);
+    } finally {
+      this.metrics.stageMs[stage] += performance.now() - started;
+    }
   }
 
   /** Runs `step` until it succeeds or the worker stops, backing off between failures. */

@@ -1,5 +1,9 @@
 import type { RejectCode } from '../../shared/domain/errors';
 
+/** The steps of a flush, in order, each timed so a slow flush says where its time went. */
+export const FLUSH_STAGES = ['dead-letter', 'resolve-series', 'write', 'gaps', 'commit'] as const;
+export type FlushStage = (typeof FLUSH_STAGES)[number];
+
 /** Counters a person or Prometheus can read from /metrics. */
 export class IngestMetrics {
   messages = 0;
@@ -12,6 +16,11 @@ export class IngestMetrics {
   dependencyFailures = 0;
   readonly rejected = new Map<RejectCode, number>();
   private readonly flushMs: number[] = [];
+  /** Total milliseconds spent in each stage, retries included. */
+  readonly stageMs: Record<FlushStage, number> = Object.fromEntries(FLUSH_STAGES.map((s) => [s, 0])) as Record<
+    FlushStage,
+    number
+  >;
 
   reject(code: RejectCode): void {
     this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1);
@@ -48,6 +57,7 @@ export class IngestMetrics {
       largest_flush: this.largestFlush,
       flush_ms_p50: this.flushPercentile(50),
       flush_ms_p99: this.flushPercentile(99),
+      stage_ms_total: { ...this.stageMs },
       dependency_failures: this.dependencyFailures,
     };
   }
@@ -64,6 +74,8 @@ export class IngestMetrics {
       ...[...this.rejected].map(([code, n]) => `bi_rejected_total{code="${code}"} ${n}`),
       '# TYPE bi_flushes_total counter',
       `bi_flushes_total ${this.flushes}`,
+      '# TYPE bi_flush_stage_seconds_total counter',
+      ...FLUSH_STAGES.map((s) => `bi_flush_stage_seconds_total{stage="${s}"} ${(this.stageMs[s] / 1000).toFixed(3)}`),
       '# TYPE bi_dependency_failures_total counter',
       `bi_dependency_failures_total ${this.dependencyFailures}`,
     ];
