@@ -137,6 +137,19 @@ export class GapStore {
   }
 
   /** Open gaps (locked) of these series that contain any of the given bar times. */
+  /** Whether any open gap contains one of `bars`: a lock-free look before the locking read. */
+  async anyOpenGapContains(bars: Array<{ seriesId: number; tsMs: number }>): Promise<boolean> {
+    if (bars.length === 0) return false;
+    const { rows } = await this.knex.raw<{ rows: Array<{ found: boolean }> }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM data_gaps g JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON g.series_id = v.id
+          WHERE g.status IN ('OPEN', 'BACKFILL_REQUESTED')
+            AND g.from_utc <= ${TS} v.ts_ms AND g.to_utc > ${TS} v.ts_ms) AS found`,
+      [bars.map((b) => b.seriesId), bars.map((b) => b.tsMs)],
+    );
+    return rows[0]!.found;
+  }
+
   async openGapsContaining(
     trx: Knex.Transaction,
     bars: Array<{ seriesId: number; tsMs: number }>,

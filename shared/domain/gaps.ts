@@ -32,6 +32,15 @@ export function findGaps(tf: Timeframe, afterMs: number | null, times: readonly 
 }
 
 /**
+ * Whether the sorted, distinct bar open times `times` hold every bar of `(afterMs, uptoMs]`: then
+ * that range has no hole whatever else is stored, and nothing needs to be read back.
+ */
+export function fillsRange(tf: Timeframe, afterMs: number, uptoMs: number, times: readonly number[]): boolean {
+  const within = times.filter((t) => t > afterMs && t <= uptoMs);
+  return within[within.length - 1] === uptoMs && findGaps(tf, afterMs, within).length === 0;
+}
+
+/**
  * What is still missing of `[fromMs, toMs)` once the bars at `present` (sorted, distinct, inside
  * the range) are there: the gap shrinks, splits, or disappears.
  */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { findGaps, gapId, remainingGaps } from '../../shared/domain/gaps';
+import { fillsRange, findGaps, gapId, remainingGaps } from '../../shared/domain/gaps';
 import { parseTimeframe } from '../../shared/domain/timeframe';
 
 const M = 60_000;
@@ -18,6 +18,16 @@ describe('gap arithmetic', () => {
     ]);
     expect(findGaps(m1, t, [t + M, t + 2 * M])).to.deep.equal([]);
     expect(findGaps(m1, t + 10 * M, [t, t + 3 * M])).to.deep.equal([]);
+  });
+
+  it('knows when a batch alone fills a range, so nothing needs reading back', () => {
+    const t = 1_000 * M;
+    const batch = [t - 3 * M, t + M, t + 2 * M, t + 3 * M];
+    expect(fillsRange(m1, t, t + 3 * M, batch)).to.equal(true);
+    expect(fillsRange(m1, t, t + 3 * M, [t + M, t + 3 * M])).to.equal(false);
+    // The range's last bar is not in the batch (a claim left by another flush).
+    expect(fillsRange(m1, t, t + 4 * M, batch)).to.equal(false);
+    expect(fillsRange(m1, t, t + 2 * M, [t + 2 * M])).to.equal(false);
   });
 
   it('uses calendar months', () => {

@@ -10,6 +10,8 @@ export interface IngestConfig {
   flushMaxWaitMs: number;
   maxPendingBars: number;
   partitionsConcurrently: number;
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
   autoRegister: boolean;
   exporterDefaults: Map<string, ExporterDefaults>;
   sessionTimeoutMs: number;
@@ -18,6 +20,7 @@ export interface IngestConfig {
   healthPort: number;
   shutdownTimeoutMs: number;
   pgPoolMax: number;
+  slowFlushMs: number;
   crashAt: CrashPlan | undefined;
 }
 
@@ -55,6 +58,18 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       min: 1,
       max: 1000,
     }),
+    fetchMaxBytes: env.int(
+      'BI_FETCH_MAX_BYTES',
+      2_097_152,
+      'bytes one fetch may return across partitions: bounds memory and how long decoding one fetch holds the event loop',
+      { min: 65_536 },
+    ),
+    fetchMaxBytesPerPartition: env.int(
+      'BI_FETCH_MAX_BYTES_PER_PARTITION',
+      524_288,
+      'bytes one fetch may return per partition (a larger record is still returned whole)',
+      { min: 16_384 },
+    ),
     autoRegister: env.bool(
       'BI_AUTO_REGISTER',
       false,
@@ -91,6 +106,14 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
     }),
     shutdownTimeoutMs: env.int('BI_SHUTDOWN_TIMEOUT_MS', 30_000, 'how long a graceful stop may take (ms)', { min: 0 }),
     pgPoolMax: env.int('BI_PG_POOL_MAX', 4, 'PostgreSQL connections per worker', { min: 1, max: 100 }),
+    slowFlushMs: env.int(
+      'BI_SLOW_FLUSH_MS',
+      1_000,
+      'log a flush that takes this long, with the time of each stage (ms)',
+      {
+        min: 1,
+      },
+    ),
     crashAt: readCrashPlan(env),
   };
   return config;

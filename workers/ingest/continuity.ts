@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AcceptedBar } from '../../shared/domain/flush';
-import { findGaps, GapRange, remainingGaps } from '../../shared/domain/gaps';
+import { fillsRange, findGaps, GapRange, remainingGaps } from '../../shared/domain/gaps';
 import type { Timeframe } from '../../shared/domain/timeframe';
 import type { ContinuityStore } from '../../shared/adapters/continuity-store';
 import type { GapStore } from '../../shared/adapters/gap-store';
@@ -52,14 +52,18 @@ export class GapTracker {
     crashPoint('redis-advanced');
 
     const ranges = claimed.flatMap((c) => c.claims.map((claim) => ({ seriesId: c.seriesId, ...claim })));
-    const times = await this.gaps.barTimes(ranges);
     const inFlush = new Map(bySeries.map((s) => [s.seriesId, s]));
+    // A range this flush holds every bar of has no hole, whatever else is stored: only the others
+    // are read back (the holes this flush shows may have been filled by another worker).
+    const unsure = ranges.filter((r) => !coveredBy(inFlush.get(r.seriesId)!, r));
+    const times = await this.gaps.barTimes(unsure);
     const found: Array<GapRange & { seriesId: number }> = [];
-    ranges.forEach((r, i) => {
+    unsure.forEach((r, i) => {
       for (const g of findGaps(inFlush.get(r.seriesId)!.tf, r.afterMs, times[i]!))
         found.push({ ...g, seriesId: r.seriesId });
     });
-    const inserted = await this.gaps.insertGaps(found);
+    // One transaction, so a crash cannot leave a gap inserted but never classified.
+    const inserted = found.length > 0 ? await this.knex.transaction((trx) => this.gaps.insertGaps(found, trx)) : [];
     if (inserted.length > 0) this.log.info('gaps detected', { gaps: inserted.length });
 
     // Bars at or before the previous last_bar_time are late: they may land inside an open gap.
@@ -75,33 +79,49 @@ export class GapTracker {
       if (c.previousMs === null) continue;
       for (const t of s.times) if (t <= c.previousMs) late.push({ seriesId: s.seriesId, tsMs: t });
     }
-    if (late.length > 0) await this.reconcile(late, inFlush);
+    const changed = late.length > 0 ? await this.reconcile(late, inFlush) : 0;
     crashPoint('gap-rows-written');
 
     await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
     crashPoint('claims-released');
-    await this.outbox.publishDue();
+    // Events of this flush go out now; anything else due (held back by the grace period, left by a
+    // crash) goes out with the worker's timer.
+    if (inserted.length > 0 || changed > 0) await this.outbox.publishDue();
   }
 
   private async reconcile(
     late: Array<{ seriesId: number; tsMs: number }>,
     inFlush: Map<number, SeriesInFlush>,
-  ): Promise<void> {
-    await this.knex.transaction(async (trx) => {
+  ): Promise<number> {
+    // Usually no open gap is near: one read instead of a transaction. A gap committed after this
+    // look is checked by its finder, which re-reads its new gaps after inserting them.
+    if (!(await this.gaps.anyOpenGapContains(late))) return 0;
+    return this.knex.transaction(async (trx) => {
       const open = await this.gaps.openGapsContaining(trx, late);
-      if (open.length === 0) return;
+      if (open.length === 0) return 0;
       const present = await this.gaps.barTimes(
         open.map((g) => ({ seriesId: g.seriesId, afterMs: g.fromMs - 1, uptoMs: g.toMs - 1 })),
         trx,
       );
+      let changed = 0;
       for (const [i, gap] of open.entries()) {
         const remaining = remainingGaps(inFlush.get(gap.seriesId)!.tf, gap, present[i]!);
         const unchanged =
           remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
-        if (!unchanged) await this.gaps.shrink(trx, gap, remaining);
+        if (!unchanged) {
+          await this.gaps.shrink(trx, gap, remaining);
+          changed += 1;
+        }
       }
+      return changed;
     });
   }
+}
+
+/** Whether the flush's own bars fill a claimed range. */
+function coveredBy(s: SeriesInFlush, r: { afterMs: number | null; uptoMs: number }): boolean {
+  // With nothing known before the range, older bars may be stored or arriving: read them.
+  return r.afterMs !== null && fillsRange(s.tf, r.afterMs, r.uptoMs, s.times);
 }
 
 function group(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): SeriesInFlush[] {

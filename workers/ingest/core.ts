@@ -66,6 +66,8 @@ export interface IngestOptions {
   /** Retry delays for failing dependencies, doubling up to the max. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /** A flush that takes longer is logged with the time of each stage. */
+  slowFlushMs?: number;
   now?: () => number;
 }
 
@@ -95,6 +97,8 @@ export class ShutdownError extends Error {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r));
+const DECODE_SLICE = 256;
 
 /**
  * The ingest worker's logic: decode, canonicalize and validate each message, batch across
@@ -185,7 +189,10 @@ export class IngestCore {
     const unknownVenues = new Set<string>();
     const wires = new Map<Item, WireBar>();
     const messageOf = new Map<Item, InboundMessage>();
-    for (const message of messages) {
+    for (const [n, message] of messages.entries()) {
+      // Let I/O through between slices of a large batch: a flush waiting on PostgreSQL must not
+      // wait for the decoding of a whole fetch as well.
+      if (n > 0 && n % DECODE_SLICE === 0) await yieldToIo();
       const item: Item = { position: { topic: message.topic, partition: message.partition, offset: message.offset } };
       items.push(item);
       messageOf.set(item, message);
@@ -280,6 +287,7 @@ export class IngestCore {
 
   private async flush(items: Item[]): Promise<void> {
     const started = this.now();
+    const stages: Partial<Record<FlushStage, number>> = {};
     const accepted: AcceptedBar[] = [];
     const rejected: Rejected[] = [];
     for (const item of items) {
@@ -288,7 +296,7 @@ export class IngestCore {
     }
 
     if (rejected.length > 0) {
-      await this.timed('dead-letter', () => this.ports.deadLetter(rejected));
+      await this.timed(stages, 'dead-letter', () => this.ports.deadLetter(rejected));
       for (const r of rejected) {
         this.metrics.reject(r.code);
         this.log.warn('rejected message', {
@@ -304,26 +312,35 @@ export class IngestCore {
     if (accepted.length > 0) {
       const unique = new Map<string, SeriesIdentity>();
       for (const a of accepted) unique.set(a.seriesKey, a.bar);
-      const ids = await this.timed('resolve-series', () => this.ports.resolveSeries([...unique.values()]));
+      const ids = await this.timed(stages, 'resolve-series', () => this.ports.resolveSeries([...unique.values()]));
       const { rows, runSpans } = planFlush(accepted, ids);
-      const result = await this.timed('write', () => this.ports.write(rows, runSpans));
+      const result = await this.timed(stages, 'write', () => this.ports.write(rows, runSpans));
       this.metrics.barsInserted += result.inserted;
       this.metrics.barsCorrected += result.corrected;
       this.metrics.barsUnchanged += accepted.length - result.inserted - result.corrected;
       const afterWrite = this.ports.afterWrite?.bind(this.ports);
-      if (afterWrite) await this.timed('gaps', () => afterWrite(accepted, ids));
+      if (afterWrite) await this.timed(stages, 'gaps', () => afterWrite(accepted, ids));
     }
 
-    await this.timed('commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
-    this.metrics.recordFlush(this.now() - started, items.length);
+    await this.timed(stages, 'commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
+    const ms = this.now() - started;
+    this.metrics.recordFlush(ms, items.length);
+    if (ms >= (this.options.slowFlushMs ?? Infinity))
+      this.log.warn('slow flush', { ms, messages: items.length, stages });
   }
 
-  private async timed<T>(stage: FlushStage, fn: () => Promise<T>): Promise<T> {
+  private async timed<T>(
+    stages: Partial<Record<FlushStage, number>>,
+    stage: FlushStage,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     const started = performance.now();
     try {
       return await this.retrying(stage, fn);
     } finally {
-      this.metrics.stageMs[stage] += performance.now() - started;
+      const ms = performance.now() - started;
+      this.metrics.stageMs[stage] += ms;
+      stages[stage] = Math.round(ms);
     }
   }
 

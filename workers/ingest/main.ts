@@ -61,7 +61,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     groupId: config.groupId,
     sessionTimeout: config.sessionTimeoutMs,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 1_048_576,
+    maxBytes: config.fetchMaxBytes,
+    maxBytesPerPartition: config.fetchMaxBytesPerPartition,
     // Fetches return as soon as data is there; the wait only bounds idle polls and shutdown time.
     maxWaitTimeInMs: 500,
   });
@@ -125,6 +126,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       maxPendingBars: Math.max(config.maxPendingBars, config.flushMaxBars),
       retryInitialMs: 200,
       retryMaxMs: 5_000,
+      slowFlushMs: config.slowFlushMs,
     },
     log,
   );
