@@ -36,6 +36,8 @@ export interface Plan {
   /** Distinct bars that end up stored (bar indices minus holes). */
   distinct: number;
   holes: number;
+  /** Missing bars a later bar reveals: what the stored gaps must add up to. */
+  gapBars: number;
   corrections: number;
   /** Messages on the topic: distinct x runs + corrections. */
   messages: number;
@@ -58,14 +60,26 @@ export function makePlan(targetMessages: number, nowMs = Date.now()): Plan {
   const startMs = Math.floor(nowMs / STEP_MS) * STEP_MS - (barsPerSeries + 5) * STEP_MS;
   let distinct = 0;
   let holes = 0;
+  let gapBars = 0;
   let corrections = 0;
   for (let i = 0; i < barsPerSeries; i++) {
     for (let s = 0; s < SERIES; s++) {
-      if (isHole(s, i, barsPerSeries)) holes++;
-      else if (isCorrected(distinct++)) corrections++;
+      if (isHole(s, i, barsPerSeries)) {
+        holes++;
+        if (i < barsPerSeries - 1) gapBars++;
+      } else if (isCorrected(distinct++)) corrections++;
     }
   }
-  return { series, barsPerSeries, startMs, distinct, holes, corrections, messages: distinct * RUNS + corrections };
+  return {
+    series,
+    barsPerSeries,
+    startMs,
+    distinct,
+    holes,
+    gapBars,
+    corrections,
+    messages: distinct * RUNS + corrections,
+  };
 }
 
 /** The bar as it is finally stored (after its correction, if any). */

@@ -42,6 +42,8 @@ export interface StoredCounts {
   series: number;
   /** sum(round(volume * 1e6)): matches only if every bar holds its final (corrected) values. */
   volumeSum: number;
+  /** Missing bars over every stored gap. */
+  gapBars: number;
 }
 
 export function expectedVolumeSum(plan: Plan): number {
@@ -51,10 +53,13 @@ export function expectedVolumeSum(plan: Plan): number {
 }
 
 export async function storedCounts(knex: Knex): Promise<StoredCounts> {
-  const r = await knex.raw<{ rows: Array<{ rows: string; revised: string; series: string; vsum: string }> }>(
+  const r = await knex.raw<{
+    rows: Array<{ rows: string; revised: string; series: string; vsum: string; gap_bars: string }>;
+  }>(
     `SELECT count(*) AS rows, count(*) FILTER (WHERE revision > 0) AS revised,
             coalesce(sum(round(volume * 1e6)::bigint), 0) AS vsum,
-            (SELECT count(*) FROM market_series) AS series
+            (SELECT count(*) FROM market_series) AS series,
+            (SELECT coalesce(sum(missing_bars), 0) FROM data_gaps) AS gap_bars
        FROM market_bars`,
   );
   const row = r.rows[0]!;
@@ -63,6 +68,7 @@ export async function storedCounts(knex: Knex): Promise<StoredCounts> {
     revised: Number(row.revised),
     series: Number(row.series),
     volumeSum: Number(row.vsum),
+    gapBars: Number(row.gap_bars),
   };
 }
 

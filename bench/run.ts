@@ -107,6 +107,8 @@ interface ThroughputResult {
   /** Rows whose correction arrived in a later flush than the original (revision > 0). */
   revised: number;
   volumeSum: number;
+  /** Missing bars over the gaps the workers stored. */
+  gapBars: number;
 }
 
 /** A topic set of its own (unique prefix), its producer, and the pre-produced plan. */
@@ -210,7 +212,14 @@ class Bench {
   async throughput(stream: Stream, plan: Plan, workers: number, flush: number, timeoutMs: number) {
     await truncateData(this.knex, this.connections.pgAdmin.database);
     const groupId = `${stream.prefix}ingest-${workers}w-${flush}-${crypto.randomBytes(2).toString('hex')}`;
-    const env = { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_BARS: String(flush) };
+    // Continuity state of its own too: with the last run's last_bar_time every bar would be late
+    // and gap detection would have nothing to do.
+    const env = {
+      ...stream.env,
+      BI_INGEST_GROUP_ID: groupId,
+      BI_REDIS_NAMESPACE: `${groupId}:`,
+      BI_FLUSH_MAX_BARS: String(flush),
+    };
     const spawnedAt = Date.now();
     const procs: WorkerProcess[] = [];
     try {
@@ -242,6 +251,7 @@ class Bench {
         stored: counts.rows,
         revised: counts.revised,
         volumeSum: counts.volumeSum,
+        gapBars: counts.gapBars,
       };
       say(
         `  ${workers} worker(s), flush ${flush}: ${fmt(result.messagesPerSec)} msg/s, ${fmt(result.distinctPerSec)} bars/s, ` +
@@ -448,6 +458,7 @@ async function main(): Promise<number> {
     }
     check(t.stored === plan.distinct, `${label}: ${t.stored} rows stored, expected ${plan.distinct}`);
     check(t.volumeSum === expectedVolume(plan), `${label}: every stored bar holds its final (corrected) values`);
+    check(t.gapBars === plan.gapBars, `${label}: gaps stored for ${t.gapBars} missing bars, expected ${plan.gapBars}`);
     check(t.revised <= plan.corrections, `${label}: ${t.revised} revised rows, at most ${plan.corrections}`);
     // Redelivery after a rebalance may count a message twice; never fewer.
     check(t.consumed >= plan.messages, `${label}: workers consumed ${t.consumed}, at least ${plan.messages} expected`);
