@@ -62,6 +62,11 @@ export class GapOutbox {
     return this.running;
   }
 
+  /** Resolves once no round is under way (for a clean stop). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   private async publishRounds(limit: number): Promise<number> {
     let total = 0;
     for (;;) {

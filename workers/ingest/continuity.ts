@@ -67,26 +67,34 @@ export class GapTracker {
     if (inserted.length > 0) this.log.info('gaps detected', { gaps: inserted.length });
 
     // Bars at or before the previous last_bar_time are late: they may land inside an open gap.
-    // The new gaps are checked again too, now that they are committed: a concurrent worker may
-    // have stored bars inside one after this worker read the range but before it inserted it,
-    // and that worker's own check ran before the gap existed.
-    const late: Array<{ seriesId: number; tsMs: number }> = found.map((g) => ({
-      seriesId: g.seriesId,
-      tsMs: g.fromMs,
-    }));
+    const late: Array<{ seriesId: number; tsMs: number }> = [];
     for (const c of claimed) {
       const s = inFlush.get(c.seriesId)!;
       if (c.previousMs === null) continue;
       for (const t of s.times) if (t <= c.previousMs) late.push({ seriesId: s.seriesId, tsMs: t });
     }
+    // The new gaps are read again now that they are committed: a concurrent worker may have stored
+    // bars inside one after this worker read the range, and that worker's own check ran before the
+    // gap existed. Usually nothing is there, and this one read is all it costs.
+    const inside = await this.gaps.barTimes(
+      found.map((g) => ({ seriesId: g.seriesId, afterMs: g.fromMs - 1, uptoMs: g.toMs - 1 })),
+    );
+    found.forEach((g, i) => {
+      for (const t of inside[i]!) late.push({ seriesId: g.seriesId, tsMs: t });
+    });
     const changed = late.length > 0 ? await this.reconcile(late, inFlush) : 0;
     crashPoint('gap-rows-written');
 
     await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
     crashPoint('claims-released');
-    // Events of this flush go out now; anything else due (held back by the grace period, left by a
-    // crash) goes out with the worker's timer.
-    if (inserted.length > 0 || changed > 0) await this.outbox.publishDue();
+    // Events of this flush go out now, without holding up the next flush: the outbox row is
+    // durable, and anything not sent (a crash, held back by the grace period) goes out with the
+    // worker's timer.
+    if (inserted.length > 0 || changed > 0) {
+      this.outbox
+        .publishDue()
+        .catch((err: unknown) => this.log.warn('publishing gap events failed; will retry', { err }));
+    }
   }
 
   private async reconcile(

@@ -89,6 +89,18 @@ export interface Position {
   offset: string;
 }
 
+/** One flush on its way through the pipeline. */
+class Flush {
+  readonly accepted: AcceptedBar[] = [];
+  seriesIds: ReadonlyMap<string, number> | undefined;
+  readonly stages: Partial<Record<FlushStage, number>> = {};
+  settled = false;
+  constructor(
+    readonly items: Item[],
+    readonly startedMs: number,
+  ) {}
+}
+
 export class ShutdownError extends Error {
   readonly code = 'SHUTDOWN';
   constructor() {
@@ -110,7 +122,12 @@ export class IngestCore {
   readonly metrics = new IngestMetrics();
   private queue: Item[] = [];
   private inFlight = 0;
-  private chain: Promise<void> = Promise.resolve();
+  /** Flushes write one after another on this chain... */
+  private writing: Promise<void> = Promise.resolve();
+  /** ...and finish (gap detection, offset commit) one after another on this one. */
+  private finishing: Promise<void> = Promise.resolve();
+  /** Set when a flush was given up at shutdown: no later flush may commit past it. */
+  private abandoned = false;
   private kicked = false;
   private flushWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -175,11 +192,12 @@ export class IngestCore {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.abandoned) {
       this.kick();
-      await this.chain;
+      await this.writing;
     }
-    await this.chain;
+    await this.writing;
+    await this.finishing;
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -259,6 +277,11 @@ export class IngestCore {
     }
   }
 
+  /**
+   * Starts a flush. Flushes are pipelined two deep: flush N+1 is written while flush N detects
+   * its gaps and commits, which overlaps a PostgreSQL write with Redis and Kafka round trips.
+   * Commits stay in flush order, and once a flush is given up no later one commits.
+   */
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -266,37 +289,65 @@ export class IngestCore {
     }
     if (this.kicked) return;
     this.kicked = true;
-    this.chain = this.chain.then(async () => {
+    this.writing = this.writing.then(async () => {
       this.kicked = false;
       const items = this.queue.splice(0, this.options.flushMaxBars);
-      if (items.length === 0) return;
-      this.inFlight = items.length;
+      if (items.length === 0 || this.abandoned) return;
+      this.inFlight += items.length;
+      const flush = new Flush(items, this.now());
       try {
-        await this.flush(items);
+        await this.write(flush);
       } catch (err) {
-        // Only a shutdown gets here: nothing of these items was committed, so Kafka redelivers them.
-        this.queue = [];
-        this.log.warn('flush abandoned at shutdown; its messages will be redelivered', { messages: items.length, err });
-      } finally {
-        this.inFlight = 0;
-        for (const wake of this.flushWaiters.splice(0)) wake();
+        this.giveUp(flush, err);
+        return;
       }
-      this.schedule();
+      const previous = this.finishing;
+      this.finishing = previous.then(async () => {
+        try {
+          if (this.abandoned) return;
+          await this.finish(flush);
+        } catch (err) {
+          this.giveUp(flush, err);
+        } finally {
+          this.settled(flush);
+        }
+      });
+      // Two deep, no more: the next write waits for the previous flush to finish.
+      await previous;
     });
   }
 
-  private async flush(items: Item[]): Promise<void> {
-    const started = this.now();
-    const stages: Partial<Record<FlushStage, number>> = {};
-    const accepted: AcceptedBar[] = [];
+  /** Only a shutdown gets here: nothing of the flush was committed, so Kafka redelivers it. */
+  private giveUp(flush: Flush, err: unknown): void {
+    if (!this.abandoned) {
+      this.log.warn('flush abandoned at shutdown; its messages will be redelivered', {
+        messages: flush.items.length,
+        err,
+      });
+    }
+    this.abandoned = true;
+    this.queue = [];
+    if (!flush.settled) this.settled(flush);
+  }
+
+  private settled(flush: Flush): void {
+    if (flush.settled) return;
+    flush.settled = true;
+    this.inFlight -= flush.items.length;
+    for (const wake of this.flushWaiters.splice(0)) wake();
+    this.schedule();
+  }
+
+  /** Dead letters acknowledged, series resolved, rows written in one transaction. */
+  private async write(flush: Flush): Promise<void> {
     const rejected: Rejected[] = [];
-    for (const item of items) {
-      if (item.accepted) accepted.push(item.accepted);
+    for (const item of flush.items) {
+      if (item.accepted) flush.accepted.push(item.accepted);
       else if (item.rejected) rejected.push(item.rejected);
     }
 
     if (rejected.length > 0) {
-      await this.timed(stages, 'dead-letter', () => this.ports.deadLetter(rejected));
+      await this.timed(flush.stages, 'dead-letter', () => this.ports.deadLetter(rejected));
       for (const r of rejected) {
         this.metrics.reject(r.code);
         this.log.warn('rejected message', {
@@ -309,24 +360,34 @@ export class IngestCore {
       }
     }
 
-    if (accepted.length > 0) {
+    if (flush.accepted.length > 0) {
       const unique = new Map<string, SeriesIdentity>();
-      for (const a of accepted) unique.set(a.seriesKey, a.bar);
-      const ids = await this.timed(stages, 'resolve-series', () => this.ports.resolveSeries([...unique.values()]));
-      const { rows, runSpans } = planFlush(accepted, ids);
-      const result = await this.timed(stages, 'write', () => this.ports.write(rows, runSpans));
+      for (const a of flush.accepted) unique.set(a.seriesKey, a.bar);
+      const ids = await this.timed(flush.stages, 'resolve-series', () =>
+        this.ports.resolveSeries([...unique.values()]),
+      );
+      flush.seriesIds = ids;
+      const { rows, runSpans } = planFlush(flush.accepted, ids);
+      const result = await this.timed(flush.stages, 'write', () => this.ports.write(rows, runSpans));
       this.metrics.barsInserted += result.inserted;
       this.metrics.barsCorrected += result.corrected;
-      this.metrics.barsUnchanged += accepted.length - result.inserted - result.corrected;
-      const afterWrite = this.ports.afterWrite?.bind(this.ports);
-      if (afterWrite) await this.timed(stages, 'gaps', () => afterWrite(accepted, ids));
+      this.metrics.barsUnchanged += flush.accepted.length - result.inserted - result.corrected;
     }
+  }
 
-    await this.timed(stages, 'commit', () => this.ports.commit(nextOffsets(items.map((i) => i.position))));
-    const ms = this.now() - started;
-    this.metrics.recordFlush(ms, items.length);
-    if (ms >= (this.options.slowFlushMs ?? Infinity))
-      this.log.warn('slow flush', { ms, messages: items.length, stages });
+  /** Gap detection, then the offsets: only now is every step of the flush durable. */
+  private async finish(flush: Flush): Promise<void> {
+    const afterWrite = this.ports.afterWrite?.bind(this.ports);
+    const ids = flush.seriesIds;
+    if (afterWrite && ids && flush.accepted.length > 0) {
+      await this.timed(flush.stages, 'gaps', () => afterWrite(flush.accepted, ids));
+    }
+    await this.timed(flush.stages, 'commit', () => this.ports.commit(nextOffsets(flush.items.map((i) => i.position))));
+    const ms = this.now() - flush.startedMs;
+    this.metrics.recordFlush(ms, flush.items.length);
+    if (ms >= (this.options.slowFlushMs ?? Infinity)) {
+      this.log.warn('slow flush', { ms, messages: flush.items.length, stages: flush.stages });
+    }
   }
 
   private async timed<T>(

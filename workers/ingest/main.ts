@@ -172,6 +172,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       clearInterval(gapTimer);
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
+      await outbox.idle();
       await consumer.disconnect();
       await producer.disconnect();
       redis.disconnect();
