@@ -16,14 +16,21 @@ for i = 1, #KEYS / 2 do
   local maxTs, seed = ARGV[2 * i], ARGV[2 * i + 1]
   local cur = redis.call('GET', lastKey)
   if not cur then cur = seed end
-  if cur == '' or tonumber(maxTs) > tonumber(cur) then
-    redis.call('SET', lastKey, maxTs)
-    redis.call('HSET', claimsKey, token .. ':' .. i, cur .. '|' .. maxTs)
+  if cur == '?' then
+    out[i] = { '?', {} }
+  else
+    if cur == '' or tonumber(maxTs) > tonumber(cur) then
+      redis.call('SET', lastKey, maxTs)
+      redis.call('HSET', claimsKey, token .. ':' .. i, cur .. '|' .. maxTs)
+    end
+    out[i] = { cur, redis.call('HGETALL', claimsKey) }
   end
-  out[i] = { cur, redis.call('HGETALL', claimsKey) }
 end
 return out
 `;
+
+/** Seed for a series not looked up in PostgreSQL yet: the script claims nothing and says so. */
+const UNKNOWN = '?';
 
 export interface Claim {
   /** Journal field, for release. */
@@ -35,6 +42,8 @@ export interface Claim {
 
 export interface SeriesClaimResult {
   seriesId: number;
+  /** Redis had no last_bar_time and no seed was given: nothing was claimed; seed it and ask again. */
+  needsSeed: boolean;
   /** last_bar_time before this flush advanced it (null: none known). */
   previousMs: number | null;
   /** This flush's claim and any abandoned ones for the series. */
@@ -56,25 +65,24 @@ export class ContinuityStore {
     return `${this.namespace}claims:${seriesId}`;
   }
 
-  /** Which series have no last_bar_time in Redis (first sight, restart of Redis, FLUSHALL). */
-  async missing(seriesIds: number[]): Promise<number[]> {
-    if (seriesIds.length === 0) return [];
-    const values = await this.redis.mget(seriesIds.map((id) => this.lastKey(id)));
-    return seriesIds.filter((_, i) => values[i] === null);
-  }
-
   /**
-   * One round trip for the whole flush. `seeds` holds, for series missing in Redis, the last bar
-   * before this flush according to PostgreSQL (null when there is none).
+   * One round trip for the whole flush. `seeds` holds, for series Redis may not know, the last
+   * bar before this flush according to PostgreSQL (null when there is none); a series Redis does
+   * not know and `seeds` does not cover comes back with `needsSeed`, unclaimed.
    */
   async claim(
     token: string,
     entries: Array<{ seriesId: number; maxMs: number }>,
-    seeds: ReadonlyMap<number, number | null>,
+    seeds: ReadonlyMap<number, number | null> = new Map(),
   ): Promise<SeriesClaimResult[]> {
     if (entries.length === 0) return [];
     const keys = entries.flatMap((e) => [this.lastKey(e.seriesId), this.claimsKey(e.seriesId)]);
-    const args = [token, ...entries.flatMap((e) => [String(e.maxMs), String(seeds.get(e.seriesId) ?? '')])];
+    const seed = (id: number): string => {
+      if (!seeds.has(id)) return UNKNOWN;
+      const ms = seeds.get(id);
+      return ms === null || ms === undefined ? '' : String(ms);
+    };
+    const args = [token, ...entries.flatMap((e) => [String(e.maxMs), seed(e.seriesId)])];
     const raw = (await (this.redis as Redis & { biClaim(...a: unknown[]): Promise<unknown> }).biClaim(
       entries.length * 2,
       ...keys,
@@ -87,7 +95,12 @@ export class ContinuityStore {
         const [after, upto] = flat[j + 1]!.split('|');
         claims.push({ field: flat[j]!, afterMs: after === '' ? null : Number(after), uptoMs: Number(upto) });
       }
-      return { seriesId: e.seriesId, previousMs: cur === '' ? null : Number(cur), claims };
+      return {
+        seriesId: e.seriesId,
+        needsSeed: cur === UNKNOWN,
+        previousMs: cur === '' || cur === UNKNOWN ? null : Number(cur),
+        claims,
+      };
     });
   }
 

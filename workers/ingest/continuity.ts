@@ -39,16 +39,18 @@ export class GapTracker {
     const bySeries = group(accepted, seriesIds);
     if (bySeries.length === 0) return;
 
-    const missing = new Set(await this.continuity.missing(bySeries.map((s) => s.seriesId)));
-    const seeds = await this.gaps.lastBarsBefore(
-      bySeries.filter((s) => missing.has(s.seriesId)).map((s) => ({ seriesId: s.seriesId, beforeMs: s.minMs })),
-    );
+    // Redis knows most series: claim at once, and seed only those it does not know (first
+    // sight, a restarted or flushed Redis) from PostgreSQL, then claim those.
     const token = crypto.randomUUID();
-    const claimed = await this.continuity.claim(
-      token,
-      bySeries.map((s) => ({ seriesId: s.seriesId, maxMs: s.maxMs })),
-      seeds,
-    );
+    const entry = (s: SeriesInFlush) => ({ seriesId: s.seriesId, maxMs: s.maxMs });
+    let claimed = await this.continuity.claim(token, bySeries.map(entry));
+    const unseeded = bySeries.filter((_, i) => claimed[i]!.needsSeed);
+    if (unseeded.length > 0) {
+      const seeds = await this.gaps.lastBarsBefore(unseeded.map((s) => ({ seriesId: s.seriesId, beforeMs: s.minMs })));
+      const again = await this.continuity.claim(token, unseeded.map(entry), seeds);
+      const seeded = new Map(again.map((c) => [c.seriesId, c]));
+      claimed = claimed.map((c) => seeded.get(c.seriesId) ?? c);
+    }
     crashPoint('redis-advanced');
 
     const ranges = claimed.flatMap((c) => c.claims.map((claim) => ({ seriesId: c.seriesId, ...claim })));
