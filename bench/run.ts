@@ -20,7 +20,7 @@ import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
 import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
 import { diffFinalValues, expectedVolumeSum, storedCounts, truncateData } from './db';
 import { gapLatency, latencyFromRows, LatencyResult, liveMessages, publishAtRate } from './latency';
-import { ROOT, waitForLag0, WorkerProcess, WorkerSnapshot } from './procs';
+import { RECOMMENDED_NODE_ARGS, ROOT, waitForLag0, WorkerProcess, WorkerSnapshot } from './procs';
 
 const USAGE = `bar-ingest benchmark (real stack, nothing mocked)
 
@@ -36,7 +36,8 @@ Usage: tsx bench/run.ts [options]
   --rates LIST          live publish rates in bars/s (default 1000,10000)
   --latency-seconds N   seconds of live publishing per rate (default 30)
   --latency-flush LIST  BI_FLUSH_MAX_BARS values for the latency runs (default 100,1000)
-  --worker-node-args S  extra node arguments for every worker, space-separated (e.g. --max-old-space-size=128)
+  --worker-node-args S  node arguments for every worker, space-separated (default: the recommended
+                        ${RECOMMENDED_NODE_ARGS.join(' ')}; '' for none)
   --profile             run every worker with node --cpu-prof (profiles in bench/results/profiles)
   --keep-data           leave the last scenario's rows in the database (for debugging)
   --old-way-sample N    messages the old way processes at most (default 20000; and at most 20 s)
@@ -61,7 +62,7 @@ const DEFAULTS = {
   latencySeconds: 30,
   latencyFlush: '100,1000',
   profile: false,
-  workerNodeArgs: '',
+  workerNodeArgs: RECOMMENDED_NODE_ARGS.join(' '),
   keepData: false,
   oldWaySample: 20_000,
   database: '',
