@@ -140,9 +140,9 @@ export function messageOf(encoder: FastEncoder, bar: WireBar, exporterId = 'benc
 }
 
 /**
- * The plan's messages in two phases: every run's copy of every bar (identical values, so their
- * relative order does not matter and they may be sent concurrently), then the corrections, which
- * must be produced strictly after (later offset and later CreateTime) to be corrections.
+ * The plan's messages in two phases: every run's copy of every bar, in time order, then the
+ * corrections, which must be produced strictly after (later offset and later CreateTime) to be
+ * corrections.
  */
 export function planMessages(
   plan: Plan,

@@ -42,8 +42,10 @@ export interface StoredCounts {
   series: number;
   /** sum(round(volume * 1e6)): matches only if every bar holds its final (corrected) values. */
   volumeSum: number;
-  /** Missing bars over every stored gap. */
+  /** Missing bars over the gaps still missing something (not FILLED). */
   gapBars: number;
+  /** Gaps raised, then filled by bars that arrived later (a reordered stream). */
+  filledGaps: number;
 }
 
 export function expectedVolumeSum(plan: Plan): number {
@@ -54,12 +56,13 @@ export function expectedVolumeSum(plan: Plan): number {
 
 export async function storedCounts(knex: Knex): Promise<StoredCounts> {
   const r = await knex.raw<{
-    rows: Array<{ rows: string; revised: string; series: string; vsum: string; gap_bars: string }>;
+    rows: Array<{ rows: string; revised: string; series: string; vsum: string; gap_bars: string; filled: string }>;
   }>(
     `SELECT count(*) AS rows, count(*) FILTER (WHERE revision > 0) AS revised,
             coalesce(sum(round(volume * 1e6)::bigint), 0) AS vsum,
             (SELECT count(*) FROM market_series) AS series,
-            (SELECT coalesce(sum(missing_bars), 0) FROM data_gaps) AS gap_bars
+            (SELECT coalesce(sum(missing_bars), 0) FROM data_gaps WHERE status <> 'FILLED') AS gap_bars,
+            (SELECT count(*) FROM data_gaps WHERE status = 'FILLED') AS filled
        FROM market_bars`,
   );
   const row = r.rows[0]!;
@@ -69,6 +72,7 @@ export async function storedCounts(knex: Knex): Promise<StoredCounts> {
     series: Number(row.series),
     volumeSum: Number(row.vsum),
     gapBars: Number(row.gap_bars),
+    filledGaps: Number(row.filled),
   };
 }
 
