@@ -21,10 +21,12 @@ interface SeriesInFlush {
  * Gap detection for one flush, after its bars are committed and before its offsets are. Every
  * step is idempotent, in an order that makes a crash anywhere harmless:
  * 1. claim the new range of each series in Redis (atomic for the whole flush, journaled);
- * 2. find the holes in each claimed range from the bars PostgreSQL holds, and insert them with
- *    deterministic ids (a redelivered flush or a second worker inserts nothing new);
+ * 2. find the holes in each claimed range (from the flush's own bars when they fill it, else from
+ *    the bars PostgreSQL holds), and insert them with deterministic ids (a redelivered flush or
+ *    a second worker inserts nothing new);
  * 3. shrink, split or fill open gaps that late bars of this flush fall into;
- * 4. release the claims; events go out through the data_gaps outbox.
+ * 4. release the claims; events go out through the data_gaps outbox (sent, then marked), without
+ *    holding up the flush.
  */
 export class GapTracker {
   constructor(

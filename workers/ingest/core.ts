@@ -327,7 +327,7 @@ export class IngestCore {
     }
     this.abandoned = true;
     this.queue = [];
-    if (!flush.settled) this.settled(flush);
+    this.settled(flush);
   }
 
   private settled(flush: Flush): void {
