@@ -167,14 +167,21 @@ export class GapStore {
     return rows.map(toGap);
   }
 
-  /** Replaces a gap's range with what is still missing of it; FILLED when nothing is. */
-  async shrink(trx: Knex.Transaction, gap: StoredGap, remaining: GapRange[]): Promise<void> {
+  /**
+   * Replaces a gap's range with what is still missing of it; FILLED when nothing is. A gap filled
+   * while still inside the grace period was a reordered stream, not a gap: it is deleted. The
+   * test is the gap's age, not whether its event went out yet, so the outcome does not depend on
+   * how fast the outbox ran.
+   */
+  async shrink(trx: Knex.Transaction, gap: StoredGap, remaining: GapRange[], graceMs: number): Promise<void> {
     const [first, ...rest] = remaining;
     if (!first) {
-      if (gap.publishedVersion === 0) {
-        // Never reported (still inside the grace period): a reordered stream, not a gap.
-        await trx('data_gaps').where('gap_id', gap.gapId).delete();
-      } else {
+      const { rowCount } = await trx.raw<{ rowCount: number }>(
+        `DELETE FROM data_gaps
+          WHERE gap_id = ? AND published_version = 0 AND detected_at > now() - ? * interval '1 millisecond'`,
+        [gap.gapId, graceMs],
+      );
+      if (rowCount === 0) {
         await trx.raw(
           `UPDATE data_gaps SET status = 'FILLED', updated_at = now(), event_version = event_version + 1 WHERE gap_id = ?`,
           [gap.gapId],

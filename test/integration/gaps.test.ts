@@ -84,6 +84,38 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     expect(rows.map((g) => g.status)).to.deep.equal(['FILLED', 'FILLED']);
   });
 
+  it('a briefly reordered stream raises no gap within the grace period, and a reported gap once filled is FILLED', async () => {
+    const t = minutesAgo(60);
+    const gapEvents = async (): Promise<number> => {
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(ctx.topics.gaps);
+      await admin.disconnect();
+      return offsets.reduce((n, p) => n + Number(p.high), 0);
+    };
+    // Bars 3 and 4 arrive one flush late.
+    const reordered = async (): Promise<void> => {
+      await ctx.publish([0, 1, 2, 5, 6].map((i) => minuteBar(t, i)));
+      await ctx.waitForLag0();
+      await ctx.publish([3, 4].map((i) => minuteBar(t, i)));
+      await ctx.waitForLag0();
+    };
+
+    const patient = await ctx.startWorker({ BI_GAP_GRACE_MS: '10000' });
+    await reordered();
+    await sleep(1_500);
+    expect(await gapRows()).to.deep.equal([]);
+    expect(await gapEvents()).to.equal(0);
+    await patient.stop();
+
+    // Without allowed lateness the same reordering is a gap, reported, then filled.
+    await truncateData();
+    await ctx.startWorker({ BI_GAP_GRACE_MS: '0', BI_REDIS_NAMESPACE: `${ctx.prefix}again:` });
+    await reordered();
+    expect((await gapRows()).map((g) => [g.missing_bars, g.status])).to.deep.equal([[2, 'FILLED']]);
+    await waitFor(async () => (await gapEvents()) >= 1, 10_000, 'a DataGap event');
+  });
+
   it('FLUSHALL on Redis mid-stream causes no false gap and no missed gap', async () => {
     const t = minutesAgo(120);
     await ctx.startWorker();

@@ -115,7 +115,7 @@ export class ContinuityCore {
           trx,
         );
         const remaining = remainingGaps(tf, gap, present!);
-        await this.gaps.shrink(trx, gap, remaining);
+        await this.gaps.shrink(trx, gap, remaining, this.options.graceMs);
         if (remaining.length > 0) {
           // The exporter answered and these bars still are not there: its history has none either.
           await this.backfill.markNoData(trx, [

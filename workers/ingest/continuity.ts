@@ -35,6 +35,8 @@ export class GapTracker {
     private readonly gaps: GapStore,
     private readonly outbox: GapOutbox,
     private readonly log: Logger,
+    /** Allowed lateness: a gap filled sooner was never one. */
+    private readonly graceMs: number,
   ) {}
 
   async afterWrite(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): Promise<void> {
@@ -121,7 +123,7 @@ export class GapTracker {
         const unchanged =
           remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
         if (!unchanged) {
-          await this.gaps.shrink(trx, gap, remaining);
+          await this.gaps.shrink(trx, gap, remaining, this.graceMs);
           changed += 1;
         }
       }

@@ -81,7 +81,14 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps),
     config.gapGraceMs,
   );
-  const gaps = new GapTracker(knex, new ContinuityStore(redis, config.redisNamespace), new GapStore(knex), outbox, log);
+  const gaps = new GapTracker(
+    knex,
+    new ContinuityStore(redis, config.redisNamespace),
+    new GapStore(knex),
+    outbox,
+    log,
+    config.gapGraceMs,
+  );
 
   const core = new IngestCore(
     {
