@@ -45,11 +45,7 @@ const unpublishedGaps = async (): Promise<number> =>
 
 /** The latest DataGap event of each gap, as `gap_id from to missing status`. */
 async function latestEvents(ctx: TestContext): Promise<string[]> {
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(ctx.topics.gaps);
-  await admin.disconnect();
-  const total = offsets.reduce((n, p) => n + Number(p.high), 0);
+  const total = await ctx.messagesOn(ctx.topics.gaps);
   const latest = new Map<string, string>();
   for (const m of await ctx.readAll(ctx.topics.gaps, total, 30_000)) {
     const e = (await ctx.codec.decode(m.value!)) as Record<string, unknown>;

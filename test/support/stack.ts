@@ -151,6 +151,17 @@ export class TestContext {
     }
   }
 
+  /** Messages ever written to `topic` (the sum of its partitions' end offsets). */
+  async messagesOn(topic: string): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async waitForLag0(timeoutMs = 60_000): Promise<void> {
     await waitFor(async () => (await this.lag()) === 0, timeoutMs, 'consumer lag 0');
   }
