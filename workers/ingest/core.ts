@@ -40,7 +40,7 @@ export interface IngestPorts {
   decode(value: Buffer): Promise<unknown>;
   catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> };
   resolveSeries(series: SeriesIdentity[]): Promise<ReadonlyMap<string, number>>;
-  /** Writes bars, coverage and subscriptions in one transaction. */
+  /** Writes bars, coverage and subscriptions atomically (one statement). */
   write(rows: BarRow[], spans: RunSpan[]): Promise<WriteResult>;
   /** Resolves once the broker acknowledged every dead letter. */
   deadLetter(rejected: Rejected[]): Promise<void>;
@@ -114,7 +114,7 @@ const DECODE_SLICE = 256;
 
 /**
  * The ingest worker's logic: decode, canonicalize and validate each message, batch across
- * partitions, then per flush: dead letters acknowledged, rows written in one transaction, and only
+ * partitions, then per flush: dead letters acknowledged, rows written in one atomic statement, and only
  * then the offsets committed. A failing dependency is retried with backoff (the worker reports
  * itself unhealthy meanwhile) and never turns a message into a dead letter.
  */
@@ -338,7 +338,7 @@ export class IngestCore {
     this.schedule();
   }
 
-  /** Dead letters acknowledged, series resolved, rows written in one transaction. */
+  /** Dead letters acknowledged, series resolved, rows written in one atomic statement. */
   private async write(flush: Flush): Promise<void> {
     const rejected: Rejected[] = [];
     for (const item of flush.items) {

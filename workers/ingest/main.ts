@@ -95,7 +95,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       decode: (value) => codec.decode(value),
       catalog,
       resolveSeries: (s) => series.resolve(s),
-      write: (rows, spans) => knex.transaction((trx) => writeFlush(trx, rows, spans)),
+      write: (rows, spans) => writeFlush(knex, rows, spans),
       deadLetter: async (rejected: Rejected[]) => {
         await producer.send({
           topic: c.topics.barsDlq,
