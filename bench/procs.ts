@@ -14,15 +14,21 @@ export const ROOT = path.resolve(__dirname, '..');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A free port for a worker's health endpoint, below the kernel's ephemeral range (32768 and up
+ * here): a port picked from that range can be taken by any outgoing connection before the worker
+ * binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /**
@@ -119,7 +125,13 @@ export class WorkerProcess {
             }
           });
         })
-        .on('error', reject);
+        .on('error', (err) =>
+          reject(
+            new Error(
+              `worker ${this.pid} did not answer on port ${this.port} (${err.message}; exited: ${this.exited}):\n${this.logs.slice(-20).join('\n')}`,
+            ),
+          ),
+        );
     });
   }
 

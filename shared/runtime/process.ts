@@ -61,11 +61,16 @@ export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<v
 }
 
 /** /healthz (200 or 503) and /metrics (Prometheus text) on loopback, for probes and scraping. */
-export function serveHealth(
+/**
+ * Serves /healthz and /metrics on 127.0.0.1. Resolves once listening; a port that cannot be
+ * bound (in use, say) rejects, so the worker stops at start-up with the reason instead of
+ * crashing later on an unhandled 'error' event.
+ */
+export async function serveHealth(
   port: number,
   health: () => { healthy: boolean } & Record<string, unknown>,
   metrics: () => string,
-): http.Server | undefined {
+): Promise<http.Server | undefined> {
   if (port === 0) return undefined;
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz') {
@@ -79,6 +84,9 @@ export function serveHealth(
       res.writeHead(404).end();
     }
   });
-  server.listen(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`health port ${port} (BI_HEALTH_PORT): ${err.message}`)));
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return server;
 }

@@ -160,7 +160,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   const gapTimer = setInterval(() => {
     outbox.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
   }, 1_000);
-  const server = serveHealth(
+  const server = await serveHealth(
     config.healthPort,
     () => ({ ...core.health(), ...core.metrics.snapshot() }),
     () => core.metrics.prometheus(),
