@@ -28,16 +28,21 @@ port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 # pid_alive FILE: true when FILE names a live process.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# stop_pidfile NAME FILE: SIGTERM, wait up to 30 s, then SIGKILL.
-stop_pidfile() {
-  local name=$1 file=$2 pid i
-  if ! pid_alive "$file"; then rm -f "$file"; return 0; fi
-  pid=$(cat "$file")
+# stop_pid NAME PID: SIGTERM, wait up to 30 s, then SIGKILL and wait for it to go.
+stop_pid() {
+  local name=$1 pid=$2 i
   log "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -0 "$pid" 2>/dev/null && { log "$name did not stop in 30 s, killing"; kill -KILL "$pid" 2>/dev/null || true; }
-  rm -f "$file"
+  for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  log "$name did not stop in 30 s, killing"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+}
+
+# stop_pidfile NAME FILE: stop_pid for the process FILE names, if alive; FILE is removed.
+stop_pidfile() {
+  if pid_alive "$2"; then stop_pid "$1" "$(cat "$2")"; fi
+  rm -f "$2"
 }
 
 # apt_install PKG...: installs Debian packages that are missing (root, or sudo when available).

@@ -2,7 +2,7 @@
 # bar-ingest local stack: single-node Apache Kafka (KRaft, combined broker+controller)
 # run from the official release jars on Maven Central with the machine's Java 17.
 #
-# This file is SOURCED by the stack driver (and by scripts/stack/try-kafka.sh).
+# This file is SOURCED by the stack driver (scripts/stack.sh), whose log and stop_pid it uses.
 # Expects ROOT, BI_STACK_DIR, BI_KAFKA_VERSION, BI_KAFKA_HOST, BI_KAFKA_PORT,
 # BI_KAFKA_CONTROLLER_PORT, BI_KAFKA_HEAP (defaults in stack.env).
 #
@@ -23,9 +23,6 @@
 
 # ---------------------------------------------------------------- helpers ---
 
-_kafka_log() {
-  if declare -F log >/dev/null 2>&1; then log "$*"; else printf '%s\n' "$*"; fi
-}
 
 _kafka_err() { printf 'kafka: %s\n' "$*" >&2; }
 
@@ -199,7 +196,7 @@ _kafka_format_storage() {
   mkdir -p "$data"
   [[ -f "$data/meta.properties" ]] && return 0
   id=$(_kafka_cluster_id) || return 1
-  _kafka_log "kafka: formatting $data (cluster id $id)"
+  log "kafka: formatting $data (cluster id $id)"
   if ! out=$(_kafka_java_tool kafka.tools.StorageTool format -t "$id" -c "$(_kafka_props)" --ignore-formatted 2>&1); then
     _kafka_err "storage format failed:"; printf '%s\n' "$out" >&2
     return 1
@@ -255,7 +252,7 @@ kafka_install() {
   home=$(_kafka_home); libs=$(_kafka_libs); tmp="$libs.tmp.$$"
   mkdir -p "$home" "$BI_STACK_DIR/cache/m2"
   command -v mvn >/dev/null 2>&1 || { _kafka_err "mvn not found"; return 1; }
-  _kafka_log "kafka: resolving Apache Kafka $BI_KAFKA_VERSION jars from Maven Central"
+  log "kafka: resolving Apache Kafka $BI_KAFKA_VERSION jars from Maven Central"
   rm -rf "$tmp"
   # Output captured: mvn -q still prints colour resets; shown only on failure.
   if ! out=$(mvn -q -B -Dstyle.color=never -f "$(_kafka_pom)" \
@@ -275,7 +272,7 @@ kafka_install() {
   rm -rf "$libs"
   mv "$tmp" "$libs"
   _kafka_fingerprint >"$(_kafka_marker)"
-  _kafka_log "kafka: installed $(find "$libs" -name '*.jar' | wc -l) jars into $libs"
+  log "kafka: installed $(find "$libs" -name '*.jar' | wc -l) jars into $libs"
 }
 
 kafka_start() {
@@ -285,7 +282,7 @@ kafka_start() {
 
   if pid=$(_kafka_live_pid); then
     if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
-      _kafka_log "kafka: already running on $(_kafka_addr) (pid $pid)"
+      log "kafka: already running on $(_kafka_addr) (pid $pid)"
       return 0
     fi
   fi
@@ -308,12 +305,12 @@ _kafka_start_locked() {
   # Re-check under the lock: another caller may have started it meanwhile.
   if pid=$(_kafka_live_pid); then
     if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
-      _kafka_log "kafka: already running on $(_kafka_addr) (pid $pid)"
+      log "kafka: already running on $(_kafka_addr) (pid $pid)"
       return 0
     fi
-    _kafka_log "kafka: pid $pid is starting, waiting for it"
+    log "kafka: pid $pid is starting, waiting for it"
     _kafka_wait_ready 90 || return 1
-    _kafka_log "kafka: ready on $(_kafka_addr) (pid $pid)"
+    log "kafka: ready on $(_kafka_addr) (pid $pid)"
     return 0
   fi
   rm -f "$pidfile"
@@ -334,7 +331,7 @@ _kafka_start_locked() {
 
   java=$(_kafka_java)
   read -r -a heap <<<"${BI_KAFKA_HEAP:--Xms256m -Xmx768m}"
-  _kafka_log "kafka: starting $BI_KAFKA_VERSION on $(_kafka_addr) (controller :$BI_KAFKA_CONTROLLER_PORT)"
+  log "kafka: starting $BI_KAFKA_VERSION on $(_kafka_addr) (controller :$BI_KAFKA_CONTROLLER_PORT)"
   # setsid: own session, no controlling tty, survives the calling shell.
   # The inner bash writes its own pid then execs java, so the pid file is the JVM's pid.
   (
@@ -364,33 +361,13 @@ _kafka_start_locked() {
   if ! _kafka_wait_ready 90; then
     return 1
   fi
-  _kafka_log "kafka: ready on $(_kafka_addr) (pid $pid)"
+  log "kafka: ready on $(_kafka_addr) (pid $pid)"
 }
 
 kafka_stop() {
-  local pid pidfile i
-  pidfile=$(_kafka_pidfile)
-  if ! pid=$(_kafka_live_pid); then
-    rm -f "$pidfile"
-    _kafka_log "kafka: not running"
-    return 0
-  fi
-  _kafka_log "kafka: stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for (( i = 0; i < 300; i++ )); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    _kafka_log "kafka: pid $pid still alive after 30s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for (( i = 0; i < 50; i++ )); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-  fi
-  rm -f "$pidfile"
-  _kafka_log "kafka: stopped"
+  local pid
+  if pid=$(_kafka_live_pid); then stop_pid kafka "$pid"; else log "kafka: not running"; fi
+  rm -f "$(_kafka_pidfile)"
 }
 
 kafka_status() {

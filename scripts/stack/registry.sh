@@ -1,6 +1,6 @@
 # Confluent-compatible schema registry: Apicurio Registry 3.0.9 from Maven Central, run natively on
-# the machine's Java 17. Sourced (after stack.env is exported) by the stack driver and by
-# scripts/stack/try-registry.sh; the only thing it needs from its caller is a `log` function.
+# the machine's Java 17. Sourced (after stack.env is exported) by the stack driver
+# (scripts/stack.sh), whose log and stop_pid it uses.
 #
 # Why Apicurio and not Karapace: Karapace is not published on PyPI (`pip download karapace` finds
 # no versions; the index has no page for it), so the fallback from the project rule applies.
@@ -180,19 +180,8 @@ registry_start() {
 }
 
 registry_stop() {
-  local pid i
-  if ! pid=$(_registry_pid); then
-    rm -f "$(_registry_pidfile)"; return 0
-  fi
-  log "stopping registry (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$(_registry_pidfile)"; return 0; }
-    sleep 0.5
-  done
-  log "registry did not stop within 30 s, sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  sleep 0.5
+  local pid
+  if pid=$(_registry_pid); then stop_pid registry "$pid"; fi
   rm -f "$(_registry_pidfile)"
 }
 
