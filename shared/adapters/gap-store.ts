@@ -21,6 +21,10 @@ export interface StoredGap {
   venue: string;
 }
 
+/** Open gaps (as og) containing any of the bars bound as (series id[], open time ms[]). */
+const OPEN_GAPS_CONTAINING = `FROM data_gaps og JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON og.series_id = v.id
+  WHERE og.status IN ('OPEN', 'BACKFILL_REQUESTED') AND og.from_utc <= ${TS} v.ts_ms AND og.to_utc > ${TS} v.ts_ms`;
+
 /** data_gaps and the bar lookups gap detection needs, all set-based. */
 export class GapStore {
   constructor(private readonly knex: Knex) {}
@@ -141,10 +145,7 @@ export class GapStore {
   async anyOpenGapContains(bars: Array<{ seriesId: number; tsMs: number }>): Promise<boolean> {
     if (bars.length === 0) return false;
     const { rows } = await this.knex.raw<{ rows: Array<{ found: boolean }> }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM data_gaps g JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON g.series_id = v.id
-          WHERE g.status IN ('OPEN', 'BACKFILL_REQUESTED')
-            AND g.from_utc <= ${TS} v.ts_ms AND g.to_utc > ${TS} v.ts_ms) AS found`,
+      `SELECT EXISTS (SELECT 1 ${OPEN_GAPS_CONTAINING}) AS found`,
       [bars.map((b) => b.seriesId), bars.map((b) => b.tsMs)],
     );
     return rows[0]!.found;
@@ -156,11 +157,7 @@ export class GapStore {
   ): Promise<StoredGap[]> {
     if (bars.length === 0) return [];
     const { rows } = await trx.raw<{ rows: GapRow[] }>(
-      `${SELECT_GAP} WHERE g.gap_id IN (
-          SELECT DISTINCT g2.gap_id FROM data_gaps g2
-            JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON g2.series_id = v.id
-           WHERE g2.status IN ('OPEN', 'BACKFILL_REQUESTED')
-             AND g2.from_utc <= ${TS} v.ts_ms AND g2.to_utc > ${TS} v.ts_ms)
+      `${SELECT_GAP} WHERE g.gap_id IN (SELECT DISTINCT og.gap_id ${OPEN_GAPS_CONTAINING})
         ORDER BY g.gap_id FOR UPDATE OF g`,
       [bars.map((b) => b.seriesId), bars.map((b) => b.tsMs)],
     );

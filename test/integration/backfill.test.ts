@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HistoryResponder, publishConnectionStatus } from '../../exporter/history';
+import { HistoryLookup, HistoryResponder, publishConnectionStatus } from '../../exporter/history';
 import { silentLogger } from '../../shared/runtime/log';
 import { db, minuteBar, minutesAgo, TestContext, truncateData, waitFor, countRows } from '../support/stack';
 
@@ -19,6 +19,22 @@ describe('continuity: classification and backfill', function () {
     ctx = await new TestContext().setup();
   });
   afterEach(async () => ctx.close());
+
+  /** The reference exporter's history answers, started against this test's topics. */
+  async function startResponder(lookup: HistoryLookup): Promise<HistoryResponder> {
+    const producer = await ctx.sharedProducer();
+    const responder = new HistoryResponder(
+      ctx.kafka,
+      producer,
+      ctx.codec,
+      ctx.topics,
+      `${ctx.prefix}exporter`,
+      lookup,
+      silentLogger,
+    );
+    await responder.start('reference-exporter');
+    return responder;
+  }
 
   async function status(venue: string, s: 'CONNECTED' | 'DISCONNECTED', tsMs: number): Promise<void> {
     const producer = await ctx.sharedProducer();
@@ -69,23 +85,13 @@ describe('continuity: classification and backfill', function () {
     const t = minutesAgo(60);
     await ctx.startWorker();
     await ctx.startContinuity({ BI_BACKFILL_RETRY_MS: '600000' });
-    const producer = await ctx.sharedProducer();
     const requests: string[] = [];
-    const responder = new HistoryResponder(
-      ctx.kafka,
-      producer,
-      ctx.codec,
-      ctx.topics,
-      `${ctx.prefix}exporter`,
-      (req) => {
-        requests.push(req.request_id);
-        const bars = [];
-        for (let ts = req.from_utc; ts < req.to_utc; ts += M) bars.push(minuteBar(t, (ts - t) / M));
-        return bars;
-      },
-      silentLogger,
-    );
-    await responder.start('reference-exporter');
+    const responder = await startResponder((req) => {
+      requests.push(req.request_id);
+      const bars = [];
+      for (let ts = req.from_utc; ts < req.to_utc; ts += M) bars.push(minuteBar(t, (ts - t) / M));
+      return bars;
+    });
     try {
       await ctx.publish([minuteBar(t, 0), minuteBar(t, 8)]);
       await waitFor(async () => (await gaps())[0]?.status === 'FILLED', 60_000, 'the gap to be FILLED');
@@ -107,18 +113,8 @@ describe('continuity: classification and backfill', function () {
     const t = minutesAgo(60);
     await ctx.startWorker();
     await ctx.startContinuity({ BI_BACKFILL_RETRY_MS: '300', BI_BACKFILL_MAX_ATTEMPTS: '2' });
-    const producer = await ctx.sharedProducer();
     // Answers for Binance only, and with nothing: its history has the same hole.
-    const responder = new HistoryResponder(
-      ctx.kafka,
-      producer,
-      ctx.codec,
-      ctx.topics,
-      `${ctx.prefix}exporter`,
-      (req) => (req.series.venue === 'Binance' ? [] : null),
-      silentLogger,
-    );
-    await responder.start('reference-exporter');
+    const responder = await startResponder((req) => (req.series.venue === 'Binance' ? [] : null));
     try {
       await ctx.publish([
         minuteBar(t, 0),
