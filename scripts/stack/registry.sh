@@ -121,6 +121,7 @@ _registry_cmd() {
     "-Dapicurio.datasource.url=jdbc:h2:file:$data/registry;WRITE_DELAY=0" \
     -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
     -Dapicurio.datasource.jdbc.max-size=10 \
+    -Dquarkus.datasource.h2.jdbc.acquisition-timeout=60S \
     "-Dapicurio.rules.global.compatibility=$BI_REGISTRY_COMPATIBILITY" \
     -Dapicurio.ccompat.use-canonical-hash=true \
     -Dapicurio.authn.enabled=false -Dapicurio.auth.role-based-authorization=false \
@@ -164,8 +165,9 @@ registry_start() {
   pid=$(cat "$(_registry_pidfile)" 2>/dev/null) || pid=""
   [ -n "$pid" ] || { _registry_err "failed to launch; see $logf"; tail -20 "$logf" >&2; return 1; }
 
+  # A JVM start takes about 10 s on an idle 2-core machine and minutes on a loaded one.
   t0=$SECONDS
-  while [ $((SECONDS - t0)) -lt 120 ]; do
+  while [ $((SECONDS - t0)) -lt "${BI_REGISTRY_START_TIMEOUT:-300}" ]; do
     code=$(_registry_http_code "$url/subjects")
     [ "$code" = 200 ] && { log "registry up at $url (pid $pid, $((SECONDS - t0)) s)"; return 0; }
     if ! _registry_pid >/dev/null; then
@@ -174,7 +176,7 @@ registry_start() {
     fi
     sleep 0.5
   done
-  _registry_err "no answer from $url/subjects within 120 s (last HTTP status $code); last lines of $logf:"
+  _registry_err "no answer from $url/subjects within ${BI_REGISTRY_START_TIMEOUT:-300} s (last HTTP status $code); last lines of $logf:"
   tail -40 "$logf" >&2
   return 1
 }

@@ -214,6 +214,14 @@ export class GapStore {
     return rows.map(toGap);
   }
 
+  /** Gaps whose latest change the broker has not acknowledged yet (a metric: the outbox's backlog). */
+  async unpublishedCount(): Promise<number> {
+    const { rows } = await this.knex.raw<{ rows: Array<{ n: string }> }>(
+      'SELECT count(*) AS n FROM data_gaps WHERE event_version > published_version',
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async markPublished(trx: Knex.Transaction, gaps: StoredGap[]): Promise<void> {
     if (gaps.length === 0) return;
     await trx.raw(

@@ -40,6 +40,7 @@ export function topicSpecs(topics: Topics): TopicSpec[] {
     { topic: topics.historyRequests, numPartitions: 3 },
     { topic: topics.historyResponses, numPartitions: 3 },
     { topic: topics.barsDlq, numPartitions: 3 },
+    { topic: topics.continuityDlq, numPartitions: 3 },
   ];
 }
 

@@ -5,7 +5,15 @@ import type { PgSettings } from '../runtime/connections';
 export function createKnex(pg: PgSettings, pool: { min: number; max: number } = { min: 0, max: 4 }): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { ...pg, application_name: 'bar-ingest' },
+    connection: {
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      user: pg.user,
+      password: pg.password,
+      application_name: 'bar-ingest',
+      ...(pg.statementTimeoutMs ? { statement_timeout: pg.statementTimeoutMs } : {}),
+    },
     pool,
     acquireConnectionTimeout: 10_000,
     // knex prints pool errors with console.warn; the callers log failures (with context) themselves.

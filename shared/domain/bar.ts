@@ -1,4 +1,5 @@
 import { RejectError } from './errors';
+import { rejectControlCharacters } from './text';
 import { SeriesIdentity } from './series';
 import { addBars, alignDown, formatTimeframe, isAligned, parseTimeframe, Timeframe } from './timeframe';
 import { normalizeSymbol, VenueRules } from './symbol';
@@ -48,6 +49,7 @@ export interface ExporterDefaults {
   readonly venue: string;
 }
 
+/** Upper bounds of each string field, in UTF-8 bytes (what PostgreSQL and the wire count), not UTF-16 units. */
 export const FIELD_LIMITS = {
   symbol: 64,
   timeframe: 24,
@@ -56,15 +58,50 @@ export const FIELD_LIMITS = {
   run_id: 128,
   history_request_id: 128,
 } as const;
+type StringField = keyof typeof FIELD_LIMITS;
 
-function checkLength(field: keyof typeof FIELD_LIMITS, value: string | null | undefined): void {
-  if (value != null && value.length > FIELD_LIMITS[field]) {
+/**
+ * A string field fit to store: no control character, at most its limit in UTF-8 bytes. UTF-8
+ * takes one to three bytes per UTF-16 unit (a surrogate pair is two units and four bytes), so a
+ * string of n units has n to 3n bytes and most strings need no count at all.
+ */
+export function checkStringField(field: StringField, value: string | null | undefined): void {
+  if (value == null) return;
+  rejectControlCharacters(field, value);
+  const limit = FIELD_LIMITS[field];
+  if (value.length * 3 <= limit) return;
+  const bytes = value.length > limit ? value.length : utf8Length(value);
+  if (bytes > limit) {
     throw new RejectError(
       'FIELD_TOO_LONG',
-      `${field} is ${value.length} characters, more than the ${FIELD_LIMITS[field]} allowed`,
+      `${field} is ${utf8Length(value)} bytes in UTF-8, more than the ${limit} allowed`,
     );
   }
 }
+
+/** UTF-8 length without allocating (Buffer is not available to the pure domain). */
+function utf8Length(value: string): number {
+  let bytes = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Checks a bar must pass beyond its own fields, configured per deployment. */
+export interface BarChecks {
+  /** The earliest acceptable bar open time (a bar at 1970 is almost surely a zero default). */
+  readonly minTsMs: number;
+}
+
+export const DEFAULT_MIN_BAR_TIME = '1990-01-01T00:00:00Z';
+export const DEFAULT_BAR_CHECKS: BarChecks = { minTsMs: Date.parse(DEFAULT_MIN_BAR_TIME) };
 
 function checkPrice(name: string, value: number): void {
   if (!Number.isFinite(value)) throw new RejectError('INVALID_PRICE', `${name} is ${value}, not a finite number`);
@@ -108,6 +145,10 @@ function canonicalIdentity(
   catalog: Catalog,
   legacy: { exporter: string; defaults: ExporterDefaults | undefined } | undefined,
 ): CanonicalIdentity {
+  checkStringField('symbol', wire.symbol);
+  checkStringField('timeframe', wire.timeframe);
+  checkStringField('provider', wire.provider);
+  checkStringField('venue', wire.venue);
   let providerName = wire.provider;
   let venueName = wire.venue;
   if (providerName == null || venueName == null) {
@@ -147,9 +188,24 @@ export function canonicalizeBar(
   nowMs: number,
   legacy?: { exporter: string; defaults: ExporterDefaults | undefined },
   cache?: IdentityCache,
+  checks: BarChecks = DEFAULT_BAR_CHECKS,
 ): CanonicalBar {
-  for (const field of Object.keys(FIELD_LIMITS) as Array<keyof typeof FIELD_LIMITS>) {
-    checkLength(field, wire[field]);
+  // Identity strings are checked once per spelling (in canonicalIdentity, behind the cache).
+  checkStringField('run_id', wire.run_id);
+  checkStringField('history_request_id', wire.history_request_id);
+  const source = wire.source ?? 'LIVE';
+  if (source === 'HISTORY' && !wire.history_request_id) {
+    throw new RejectError(
+      'INVALID_SOURCE',
+      'source is HISTORY but history_request_id is empty: a history bar must name the request it answers',
+    );
+  }
+  if (source === 'LIVE' && wire.history_request_id) {
+    throw new RejectError(
+      'INVALID_SOURCE',
+      `source is LIVE but history_request_id is ${JSON.stringify(wire.history_request_id)}: ` +
+        'only bars answering a history request carry one (send them with source HISTORY)',
+    );
   }
   let identity: CanonicalIdentity | undefined;
   let cacheKey: string | undefined;
@@ -184,6 +240,13 @@ export function canonicalizeBar(
   if (!Number.isSafeInteger(ts) || ts < 0) {
     throw new RejectError('INVALID_TIMESTAMP', `ts_utc ${ts} is not a UTC time in milliseconds`);
   }
+  if (ts < checks.minTsMs) {
+    throw new RejectError(
+      'TIMESTAMP_TOO_OLD',
+      `ts_utc ${new Date(ts).toISOString()} is before ${new Date(checks.minTsMs).toISOString()} ` +
+        '(BI_MIN_BAR_TIME): most likely an unset time sent as zero',
+    );
+  }
   if (!isAligned(tf, ts)) {
     throw new RejectError(
       'MISALIGNED_TIMESTAMP',
@@ -212,7 +275,22 @@ export function canonicalizeBar(
     close,
     volume,
     runId: wire.run_id ?? null,
-    source: wire.source ?? 'LIVE',
+    source,
     historyRequestId: wire.history_request_id ?? null,
   };
+}
+
+/**
+ * The message's produce time orders versions of a bar, so a clock far ahead would make its version
+ * win over every later correction. Refuse it, naming both clocks.
+ */
+export function checkClockSkew(versionMs: number, nowMs: number, maxSkewMs: number): void {
+  if (versionMs - nowMs > maxSkewMs) {
+    throw new RejectError(
+      'CLOCK_SKEW',
+      `message time (Kafka CreateTime) ${new Date(versionMs).toISOString()} is ${Math.round((versionMs - nowMs) / 1000)} s ` +
+        `ahead of this worker's clock ${new Date(nowMs).toISOString()} (allowed: ${Math.round(maxSkewMs / 1000)} s, ` +
+        "BI_MAX_CLOCK_SKEW_MS): fix the exporter machine's clock, then re-send the bar",
+    );
+  }
 }

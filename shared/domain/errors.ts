@@ -3,21 +3,37 @@
  * person can act on it without reading worker logs.
  */
 export const REJECT_CODES = [
+  // Before or while decoding
+  'MESSAGE_TOO_LARGE',
   'DECODE_FAILED',
   'UNKNOWN_SCHEMA',
-  'MISSING_FIELD',
+  'WRONG_SCHEMA',
+  // Identity
   'UNMAPPED_EXPORTER',
   'UNKNOWN_PROVIDER',
   'UNKNOWN_VENUE',
   'INVALID_SYMBOL',
   'INVALID_TIMEFRAME',
+  // Strings
+  'CONTROL_CHARACTER',
+  'FIELD_TOO_LONG',
+  // Values
   'INVALID_PRICE',
   'INVALID_OHLC',
   'INVALID_VOLUME',
+  // Time
   'MISALIGNED_TIMESTAMP',
   'FUTURE_TIMESTAMP',
+  'TIMESTAMP_TOO_OLD',
   'INVALID_TIMESTAMP',
-  'FIELD_TOO_LONG',
+  'CLOCK_SKEW',
+  // Provenance, and other fields the schema allows but the contract does not
+  'INVALID_SOURCE',
+  'INVALID_FIELD',
+  // Found by the worker, not by the validator: a bug or an input nobody foresaw, and a row
+  // PostgreSQL refused. Each is isolated to the one message at fault.
+  'INTERNAL_ERROR',
+  'DB_REJECTED',
 ] as const;
 
 export type RejectCode = (typeof REJECT_CODES)[number];

@@ -67,6 +67,17 @@ export class EnvReader {
     return fallback;
   }
 
+  /** An ISO-8601 UTC date or instant (`1990-01-01`, `1990-01-01T00:00:00Z`), as epoch milliseconds. */
+  instant(name: string, fallback: string, help: string): number {
+    const text = this.raw(name, fallback, help);
+    const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z)?$/.test(text) ? Date.parse(text) : NaN;
+    if (Number.isNaN(ms)) {
+      this.problems.push(`${name}=${JSON.stringify(text)} is not a UTC time such as 1990-01-01T00:00:00Z (${help})`);
+      return Date.parse(fallback);
+    }
+    return ms;
+  }
+
   list(name: string, fallback: string[], help: string): string[] {
     return this.raw(name, fallback.join(','), help)
       .split(',')

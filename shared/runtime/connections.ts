@@ -1,4 +1,5 @@
 import { EnvReader } from './config';
+import { registerSecret } from './log';
 
 /**
  * Where the services are. Defaults match stack.env, so a process started by `make` or by hand on
@@ -10,6 +11,8 @@ export interface PgSettings {
   database: string;
   user: string;
   password: string;
+  /** A statement running longer is cancelled (SQLSTATE 57014), which the workers retry as transient. */
+  statementTimeoutMs?: number;
 }
 
 export interface Topics {
@@ -19,6 +22,7 @@ export interface Topics {
   historyRequests: string;
   historyResponses: string;
   barsDlq: string;
+  continuityDlq: string;
 }
 
 export interface Connections {
@@ -33,6 +37,13 @@ export interface Connections {
 }
 
 export function readConnections(env: EnvReader, clientId: string): Connections {
+  const connections = readConnectionSettings(env, clientId);
+  registerSecret(connections.pgAdmin.password);
+  registerSecret(connections.pgWorker.password);
+  return connections;
+}
+
+function readConnectionSettings(env: EnvReader, clientId: string): Connections {
   const host = env.string('BI_PG_HOST', '127.0.0.1', 'PostgreSQL host');
   const port = env.int('BI_PG_PORT', 55432, 'PostgreSQL port', { min: 1, max: 65535 });
   const database = env.string('BI_PG_DATABASE', 'bar_ingest', 'PostgreSQL database');
@@ -54,6 +65,12 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
       database,
       user: env.string('BI_PG_WORKER_USER', 'bar_ingest_worker', 'least-privilege PostgreSQL role of the workers'),
       password: env.string('BI_PG_WORKER_PASSWORD', 'bar_ingest_worker', 'password of the worker role'),
+      statementTimeoutMs: env.int(
+        'BI_PG_STATEMENT_TIMEOUT_MS',
+        30_000,
+        'a worker statement running longer is cancelled and retried: a hung statement surfaces as a failing dependency (ms, 0: none)',
+        { min: 0 },
+      ),
     },
     redis: {
       host: env.string('BI_REDIS_HOST', '127.0.0.1', 'Redis host'),
@@ -86,6 +103,11 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
       historyRequests: topic('BI_TOPIC_HISTORY_REQUESTS', 'md.history-requests.v1', 'topic of backfill requests'),
       historyResponses: topic('BI_TOPIC_HISTORY_RESPONSES', 'md.history-responses.v1', 'topic of backfill answers'),
       barsDlq: topic('BI_TOPIC_BARS_DLQ', 'md.bars.dlq.v1', 'dead-letter topic for rejected bars'),
+      continuityDlq: topic(
+        'BI_TOPIC_CONTINUITY_DLQ',
+        'md.continuity.dlq.v1',
+        'dead-letter topic for rejected connection status events and history responses',
+      ),
     },
   };
 }

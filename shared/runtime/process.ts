@@ -60,33 +60,60 @@ export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<v
   process.on('SIGINT', () => handler('SIGINT'));
 }
 
-/** /healthz (200 or 503) and /metrics (Prometheus text) on loopback, for probes and scraping. */
+/** What the health server asks the worker for; each answer is cheap (no I/O per probe). */
+export interface HealthSource {
+  report(): { ready: boolean; live: boolean } & object;
+  /** Extra JSON for /healthz: counters a person can read without Prometheus. */
+  details?(): Record<string, unknown>;
+  /** Prometheus text exposition (prom-client's registry.metrics()). */
+  metrics(): Promise<string>;
+  metricsContentType: string;
+}
+
 /**
- * Serves /healthz and /metrics on 127.0.0.1. Resolves once listening; a port that cannot be
- * bound (in use, say) rejects, so the worker stops at start-up with the reason instead of
- * crashing later on an unhandled 'error' event.
+ * Serves the probes an orchestrator and Prometheus use:
+ * - `/livez`: 200 while the worker makes progress (or has nothing to do), 503 when it is stuck;
+ * - `/readyz`: 200 while every dependency answers, 503 during an outage;
+ * - `/healthz`: readiness with details as JSON (kept for existing probes);
+ * - `/metrics`: Prometheus text.
+ * Resolves once listening; a port that cannot be bound rejects, so the worker stops at start-up
+ * with the reason instead of crashing later on an unhandled 'error' event.
  */
 export async function serveHealth(
-  port: number,
-  health: () => { healthy: boolean } & Record<string, unknown>,
-  metrics: () => string,
+  listen: { host: string; port: number },
+  source: HealthSource,
 ): Promise<http.Server | undefined> {
-  if (port === 0) return undefined;
+  if (listen.port === 0) return undefined;
+  const json = (res: http.ServerResponse, ok: boolean, body: unknown): void => {
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
   const server = http.createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const h = health();
-      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(h));
-    } else if (req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(metrics());
-    } else {
-      res.writeHead(404).end();
-    }
+    const path = (req.url ?? '/').split('?')[0];
+    const report = source.report();
+    if (path === '/livez') json(res, report.live, report);
+    else if (path === '/readyz') json(res, report.ready, report);
+    else if (path === '/healthz') json(res, report.ready, { ...report, ...source.details?.() });
+    else if (path === '/metrics') {
+      source.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': source.metricsContentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`metrics failed: ${(err as Error).message}`);
+        },
+      );
+    } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`health port ${port} (BI_HEALTH_PORT): ${err.message}`)));
-    server.listen(port, '127.0.0.1', resolve);
+    server.once('error', (err) =>
+      reject(
+        new Error(`health server on ${listen.host}:${listen.port} (BI_HEALTH_HOST/BI_HEALTH_PORT): ${err.message}`),
+      ),
+    );
+    server.listen(listen.port, listen.host, resolve);
   });
   return server;
 }

@@ -13,8 +13,9 @@ import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import { createLogger, silentLogger } from '../../shared/runtime/log';
 import type { WireBar } from '../../shared/domain/bar';
+import type { FatalError } from '../../shared/runtime/failures';
 import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
-import { startIngestWorker } from '../../workers/ingest/main';
+import { IngestHooks, startIngestWorker } from '../../workers/ingest/main';
 import { readContinuityConfig } from '../../workers/continuity/config';
 import { startContinuityWorker } from '../../workers/continuity/main';
 import { BarPublisher } from '../../exporter/publisher';
@@ -122,10 +123,21 @@ export class TestContext {
     return config;
   }
 
-  async startWorker(overrides: Record<string, string> = {}) {
+  /**
+   * Fatal stops of in-process workers: recorded (a test that expects none asserts it), never
+   * process.exit, which would end the test run itself.
+   */
+  readonly fatalErrors: FatalError[] = [];
+  private recordFatal = (err: FatalError): void => {
+    this.fatalErrors.push(err);
+    console.warn(`a worker of ${this.prefix} stopped: ${err.message}`);
+  };
+
+  async startWorker(overrides: Record<string, string> = {}, hooks: IngestHooks = {}) {
     const worker = await startIngestWorker(
       this.ingestConfig(overrides),
       process.env.BI_TEST_LOG ? createLogger({ test: this.prefix }, 'warn') : silentLogger,
+      { onFatal: this.recordFatal, ...hooks },
     );
     this.workers.push(worker);
     return worker;
@@ -135,7 +147,11 @@ export class TestContext {
     const env = new EnvReader({ ...this.env, BI_BACKFILL_TICK_MS: '200', BI_BACKFILL_SETTLE_MS: '500', ...overrides });
     const config = readContinuityConfig(env);
     env.check();
-    const worker = await startContinuityWorker(config, silentLogger);
+    const worker = await startContinuityWorker(
+      config,
+      process.env.BI_TEST_LOG ? createLogger({ test: this.prefix, worker: 'continuity' }, 'warn') : silentLogger,
+      { onFatal: this.recordFatal },
+    );
     this.workers.push(worker);
     return worker;
   }

@@ -2,12 +2,18 @@ import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import { GAP_KINDS, GapKind } from '../../shared/domain/gaps';
 import type { ContinuityOptions } from './core';
+import { HealthSettings, readHealthSettings } from '../../shared/runtime/health-settings';
+import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../shared/runtime/input-limits';
+import { Level, readLogLevel } from '../../shared/runtime/log';
 
 export interface ContinuityConfig extends ContinuityOptions {
   connections: Connections;
   groupId: string;
   tickMs: number;
   shutdownTimeoutMs: number;
+  health: HealthSettings;
+  logLevel: Level;
+  maxMessageBytes: number;
 }
 
 export function readContinuityConfig(env: EnvReader): ContinuityConfig {
@@ -45,5 +51,10 @@ export function readContinuityConfig(env: EnvReader): ContinuityConfig {
     graceMs: env.int('BI_GAP_GRACE_MS', 0, 'allowed lateness before a gap is reported or backfilled (ms)', { min: 0 }),
     tickMs: env.int('BI_BACKFILL_TICK_MS', 1_000, 'how often the backfill scheduler runs (ms)', { min: 50 }),
     shutdownTimeoutMs: env.int('BI_SHUTDOWN_TIMEOUT_MS', 30_000, 'how long a graceful stop may take (ms)', { min: 0 }),
+    minEventTimeMs: readMinBarTime(env),
+    maxClockSkewMs: readMaxClockSkew(env),
+    maxMessageBytes: readMaxMessageBytes(env),
+    health: readHealthSettings(env),
+    logLevel: readLogLevel(env),
   };
 }

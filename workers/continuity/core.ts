@@ -6,21 +6,15 @@ import type { BackfillStore } from '../../shared/adapters/backfill-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { GapStore, StoredGap } from '../../shared/adapters/gap-store';
 import { recordConnectionStatus } from '../../shared/adapters/session-store';
+import {
+  ConnectionStatusEvent,
+  HistoryResponseEvent,
+  validateConnectionStatus,
+  validateHistoryResponse,
+} from '../../shared/domain/continuity-events';
 import type { Logger } from '../../shared/runtime/log';
 
-export interface ConnectionStatusEvent {
-  provider: string;
-  venue: string;
-  status: 'CONNECTED' | 'DISCONNECTED';
-  ts_utc: number;
-  reason?: string | null;
-}
-
-export interface HistoryResponseEvent {
-  request_id: string;
-  bars_sent: number;
-  status: 'OK' | 'NO_DATA' | 'ERROR';
-}
+export type { ConnectionStatusEvent, HistoryResponseEvent } from '../../shared/domain/continuity-events';
 
 export interface HistoryRequestSink {
   /** Resolves once the broker acknowledged the request. */
@@ -36,6 +30,10 @@ export interface ContinuityOptions {
   /** After an answer, how long the republished bars get to be stored before what is still missing is NO_DATA. */
   settleMs: number;
   graceMs: number;
+  /** Event times before this are refused (an unset time sent as zero). */
+  minEventTimeMs: number;
+  /** How far an event time may run ahead of this worker's clock. */
+  maxClockSkewMs: number;
 }
 
 /**
@@ -50,27 +48,35 @@ export class ContinuityCore {
     private readonly backfill: BackfillStore,
     private readonly outbox: GapOutbox,
     private readonly requests: HistoryRequestSink,
-    private readonly catalog: Catalog,
+    private readonly catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> },
     private readonly options: ContinuityOptions,
     private readonly log: Logger,
   ) {}
 
+  /** Records a connection change; bad input throws a RejectError (the caller dead-letters it). */
   async onConnectionStatus(event: ConnectionStatusEvent): Promise<void> {
-    const provider = this.catalog.provider(event.provider);
-    const venue = this.catalog.venue(event.venue)?.name;
-    if (!provider || !venue) {
-      this.log.warn('connection status for an unregistered provider or venue ignored', { ...event });
-      return;
+    const limits = { minTsMs: this.options.minEventTimeMs, maxSkewMs: this.options.maxClockSkewMs };
+    const validate = (): ReturnType<typeof validateConnectionStatus> =>
+      validateConnectionStatus(event, this.catalog, Date.now(), limits);
+    let change;
+    try {
+      change = validate();
+    } catch (err) {
+      // A name registered since the catalog was loaded: look once, then judge again.
+      if (!isUnknownName(err) || !(await this.catalog.resolveUnknown([event.provider], [event.venue]))) throw err;
+      change = validate();
     }
+    const { provider, venue } = change;
     const changed = await this.knex.transaction(async (trx) => {
-      await recordConnectionStatus(trx, { provider, venue, status: event.status, tsMs: event.ts_utc });
+      await recordConnectionStatus(trx, change);
       return this.gaps.classify(trx, { provider, venue });
     });
     if (changed > 0) this.log.info('gaps reclassified', { provider, venue, gaps: changed });
     await this.outbox.publishDue();
   }
 
-  async onHistoryResponse(response: HistoryResponseEvent): Promise<void> {
+  async onHistoryResponse(event: HistoryResponseEvent): Promise<void> {
+    const response = validateHistoryResponse(event);
     const known = await this.backfill.recordResponse(this.knex, response.request_id, response.status);
     if (!known) this.log.info('history response for no pending request (late or repeated)', { ...response });
   }
@@ -127,4 +133,9 @@ export class ContinuityCore {
     });
     await this.outbox.publishDue();
   }
+}
+
+function isUnknownName(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE';
 }

@@ -3,7 +3,8 @@
  * asks the exporter to backfill gaps, and settles its answers. Any number may run: history
  * requests are claimed with row locks, so each gap is requested once.
  */
-import { Partitioners } from 'kafkajs';
+import { Partitioners, KafkaMessage } from 'kafkajs';
+import { Counter } from 'prom-client';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
@@ -11,20 +12,35 @@ import { DbCatalog } from '../../shared/adapters/catalog';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
+import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { seriesKey } from '../../shared/domain/series';
-import { createLogger } from '../../shared/runtime/log';
+import { createLogger, Logger } from '../../shared/runtime/log';
+import { DependencyHealth } from '../../shared/runtime/dependency-health';
+import { FatalError } from '../../shared/runtime/failures';
+import { createMetricsRegistry, dependencyFailuresCounter, registerHealthMetrics } from '../../shared/runtime/metrics';
+import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
 import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
 import { ContinuityCore, ConnectionStatusEvent, HistoryResponseEvent } from './core';
 import { ContinuityConfig, readContinuityConfig } from './config';
+import { MessageHandler } from './message-handler';
 
 const USAGE = `bar-ingest continuity worker
 
 Usage: tsx workers/continuity/main.ts [--help]
 
 Consumes exporter connection status and history responses, classifies gaps as OFFLINE,
-NO_ACTIVITY or UNKNOWN, requests backfills and settles them (FILLED, NO_DATA, UNFILLABLE).`;
+NO_ACTIVITY or UNKNOWN, requests backfills and settles them (FILLED, NO_DATA, UNFILLABLE).
+Bad input goes to the continuity dead-letter topic; a failing dependency is retried and nothing
+is skipped: offsets are committed only after a message's effects are stored.
 
-export async function startContinuityWorker(config: ContinuityConfig, log = createLogger({ worker: 'continuity' })) {
+Exit codes: 0 stopped on a signal, 1 could not start, 2 invalid configuration,
+3 a dependency failed for longer than BI_OUTAGE_BUDGET_MS, 4 an error no message can be blamed for.`;
+
+export async function startContinuityWorker(
+  config: ContinuityConfig,
+  log: Logger = createLogger({ worker: 'continuity' }, config.logLevel),
+  hooks: { onFatal?: (err: FatalError) => void } = {},
+) {
   const c = config.connections;
   const kafka = createKafka(c.kafka, log);
   const knex = createKnex(c.pgWorker, { min: 1, max: 4 });
@@ -37,6 +53,31 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
   const requestSchemaId = await codec.register(c.topics.historyRequests, readSchema(SCHEMA_FILES.historyRequests));
+
+  const registry = createMetricsRegistry('continuity');
+  const health = new DependencyHealth({
+    livenessTimeoutMs: config.health.livenessTimeoutMs,
+    outageBudgetMs: config.health.outageBudgetMs,
+  });
+  registerHealthMetrics(registry, health);
+  const dependencyFailures = dependencyFailuresCounter(registry);
+  const consumed = new Counter({
+    name: 'bi_continuity_messages_total',
+    help: 'connection status events and history responses handled, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+  });
+  const deadLetters = new Counter({
+    name: 'bi_dead_letters_total',
+    help: 'messages sent to the dead-letter topic, by error code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  let stopping = false;
+  const onFatal = hooks.onFatal ?? exitOnFatal(log);
+  const fatal = (err: FatalError): void => {
+    if (!stopping) onFatal(err);
+  };
 
   const gaps = new GapStore(knex);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
@@ -70,36 +111,99 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
     log,
   );
 
+  const handler = new MessageHandler(
+    {
+      decode: (value, topic) => codec.decode(value, topic),
+      handle: async (topic, decoded) => {
+        if (topic === c.topics.connectionStatus) await core.onConnectionStatus(decoded as ConnectionStatusEvent);
+        else await core.onHistoryResponse(decoded as HistoryResponseEvent);
+        consumed.inc({ topic });
+      },
+      deadLetter: async (letter) => {
+        await sendDeadLetters(producer, c.topics.continuityDlq, [letter]);
+        deadLetters.inc({ code: letter.code });
+        log.warn('rejected message', {
+          code: letter.code,
+          reason: letter.reason,
+          topic: letter.message.topic,
+          partition: letter.message.partition,
+          offset: letter.message.offset,
+        });
+      },
+      commit: (offsets) => consumer.commitOffsets(offsets),
+    },
+    {
+      health,
+      maxMessageBytes: config.maxMessageBytes,
+      retryInitialMs: 200,
+      retryMaxMs: 5_000,
+      isStopping: () => stopping,
+      onDependencyFailure: (step) => dependencyFailures.inc({ dependency: step }),
+    },
+    log,
+  );
+
+  handler.onFatal = fatal;
+  consumer.on(consumer.events.GROUP_JOIN, () => handler.rebalanced());
   await consumer.subscribe({ topics: [c.topics.connectionStatus, c.topics.historyResponses], fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ topic, message }) => {
-      if (!message.value) return;
-      let decoded: unknown;
-      try {
-        decoded = await codec.decode(message.value);
-      } catch (err) {
-        log.warn('undecodable message skipped', { topic, offset: message.offset, err });
-        return;
+    autoCommit: false,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      for (const m of batch.messages as KafkaMessage[]) {
+        if (!isRunning() || isStale() || stopping) return;
+        const outcome = await handler.handle({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          timestampMs: Number(m.timestamp),
+          headers: headersOf(m.headers),
+        });
+        if (outcome === 'fatal') return;
+        await heartbeat();
       }
-      if (topic === c.topics.connectionStatus) await core.onConnectionStatus(decoded as ConnectionStatusEvent);
-      else await core.onHistoryResponse(decoded as HistoryResponseEvent);
     },
   });
+  health.markStarted();
 
   let ticking = Promise.resolve();
   const timer = setInterval(() => {
     ticking = ticking
       .then(() => core.tick())
-      .catch((err: unknown) => log.warn('backfill round failed; will retry', { err }));
+      .then(
+        () => {
+          health.recovered('backfill');
+          health.progressed();
+        },
+        (err: unknown) => handler.tickFailed(err),
+      );
   }, config.tickMs);
-  log.info('continuity worker started', { groupId: config.groupId });
+  const probes = await startWorkerHealth({
+    settings: config.health,
+    health,
+    registry,
+    probes: [{ name: 'postgres', check: () => knex.raw('SELECT 1') }],
+    details: () => ({ handled: handler.handled, deadLettered: handler.deadLettered }),
+    log,
+    onFatal: fatal,
+  });
+  log.info('continuity worker started', {
+    groupId: config.groupId,
+    health: config.health.port === 0 ? 'off' : `${config.health.host}:${config.health.port}`,
+  });
 
   return {
     core,
+    handler,
+    health,
     async stop(): Promise<void> {
+      stopping = true;
       clearInterval(timer);
+      probes.stop();
       await ticking;
       await consumer.disconnect();
+      await outbox.idle();
       await producer.disconnect();
       await knex.destroy();
     },
@@ -109,7 +213,7 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
 if (require.main === module) {
   handleHelp(process.argv, USAGE, readContinuityConfig);
   const config = loadConfigOrExit(readContinuityConfig);
-  const log = createLogger({ worker: 'continuity', pid: process.pid });
+  const log = createLogger({ worker: 'continuity', pid: process.pid }, config.logLevel);
   startContinuityWorker(config, log).then(
     (worker) => onShutdown(log, config.shutdownTimeoutMs, () => worker.stop()),
     (err: unknown) => {

@@ -2,6 +2,9 @@ import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import type { ExporterDefaults } from '../../shared/domain/bar';
 import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
+import { Level, readLogLevel } from '../../shared/runtime/log';
+import { HealthSettings, readHealthSettings } from '../../shared/runtime/health-settings';
+import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../shared/runtime/input-limits';
 
 export interface IngestConfig {
   connections: Connections;
@@ -17,7 +20,11 @@ export interface IngestConfig {
   sessionTimeoutMs: number;
   gapGraceMs: number;
   redisNamespace: string;
-  healthPort: number;
+  health: HealthSettings;
+  logLevel: Level;
+  maxMessageBytes: number;
+  maxClockSkewMs: number;
+  minBarTimeMs: number;
   shutdownTimeoutMs: number;
   pgPoolMax: number;
   slowFlushMs: number;
@@ -100,10 +107,11 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       'Kafka group session timeout: how soon a crashed worker is noticed and its partitions moved (ms)',
       { min: 6_000, max: 300_000 },
     ),
-    healthPort: env.int('BI_HEALTH_PORT', 0, 'port for /healthz and /metrics on 127.0.0.1 (0: off)', {
-      min: 0,
-      max: 65535,
-    }),
+    health: readHealthSettings(env),
+    logLevel: readLogLevel(env),
+    maxMessageBytes: readMaxMessageBytes(env),
+    maxClockSkewMs: readMaxClockSkew(env),
+    minBarTimeMs: readMinBarTime(env),
     shutdownTimeoutMs: env.int('BI_SHUTDOWN_TIMEOUT_MS', 30_000, 'how long a graceful stop may take (ms)', { min: 0 }),
     pgPoolMax: env.int('BI_PG_POOL_MAX', 4, 'PostgreSQL connections per worker', { min: 1, max: 100 }),
     slowFlushMs: env.int(

@@ -1,7 +1,24 @@
-import { canonicalizeBar, Catalog, ExporterDefaults, IdentityCache, WireBar } from '../../shared/domain/bar';
-import { isRejectError, RejectCode } from '../../shared/domain/errors';
+import {
+  BarChecks,
+  canonicalizeBar,
+  Catalog,
+  checkClockSkew,
+  DEFAULT_BAR_CHECKS,
+  ExporterDefaults,
+  IdentityCache,
+  WireBar,
+} from '../../shared/domain/bar';
+import { RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
+import { backoffDelays, DependencyHealth, HealthReport } from '../../shared/runtime/dependency-health';
+import {
+  classifyFailure,
+  describeFailure,
+  EXIT_OUTAGE_BUDGET,
+  FailureClass,
+  FatalError,
+} from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 import { FlushStage, IngestMetrics } from './metrics';
 
@@ -37,7 +54,8 @@ export interface WriteResult {
 
 /** Everything the core needs from the outside world, as small functions. */
 export interface IngestPorts {
-  decode(value: Buffer): Promise<unknown>;
+  /** Decodes a value; only schemas registered for `topic` are accepted. */
+  decode(value: Buffer, topic: string): Promise<unknown>;
   catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> };
   resolveSeries(series: SeriesIdentity[]): Promise<ReadonlyMap<string, number>>;
   /** Writes bars, coverage and subscriptions atomically (one statement). */
@@ -63,22 +81,40 @@ export interface IngestOptions {
    * bounds memory and pauses consumption while a dependency is failing.
    */
   maxPendingBars: number;
-  /** Retry delays for failing dependencies, doubling up to the max. */
+  /** Retry delays for failing dependencies: exponential with jitter, up to the max. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /** A message value larger than this is rejected before decoding. */
+  maxMessageBytes?: number;
+  /** How far a message's CreateTime may run ahead of this worker's clock. */
+  maxClockSkewMs?: number;
+  barChecks?: BarChecks;
   /** A flush that takes longer is logged with the time of each stage. */
   slowFlushMs?: number;
+  /** Readiness, liveness and the outage budget; the worker's probes read the same object. */
+  health?: DependencyHealth;
+  /**
+   * Called once when the worker must stop loudly: the outage budget is spent, or an error no
+   * message can be blamed for. Nothing past what is durable was committed.
+   */
+  onFatal?: (err: FatalError) => void;
   now?: () => number;
 }
 
 export const EXPORTER_HEADER = 'bi-exporter-id';
 
+/** Where the flush pipeline is; `/healthz` shows it and the unit tests follow it. */
+export type PipelineState = 'idle' | 'collecting' | 'writing' | 'retrying' | 'stopping' | 'failed';
+
 /**
- * A queued message. Accepted ones keep only their position, not the Kafka buffers: a key or value
- * is a slice that would keep a whole fetch response alive for as long as the message waits.
+ * A queued message. It keeps its Kafka record so that a message found at fault only when its row
+ * is written (DB_REJECTED) can still be dead-lettered with its original bytes; fetches are
+ * bounded (BI_FETCH_MAX_BYTES), so what this keeps alive is bounded too.
  */
 interface Item {
-  position: Position;
+  message: InboundMessage;
+  /** The consumer generation the message was fetched in (see IngestCore.rebalanced). */
+  epoch: number;
   accepted?: AcceptedBar;
   rejected?: Rejected;
 }
@@ -91,8 +127,9 @@ export interface Position {
 
 /** One flush on its way through the pipeline. */
 class Flush {
-  readonly accepted: AcceptedBar[] = [];
-  seriesIds: ReadonlyMap<string, number> | undefined;
+  /** Accepted bars whose rows are committed (offenders found while writing are not among them). */
+  readonly written: AcceptedBar[] = [];
+  readonly seriesIds = new Map<string, number>();
   readonly stages: Partial<Record<FlushStage, number>> = {};
   settled = false;
   constructor(
@@ -108,31 +145,46 @@ export class ShutdownError extends Error {
   }
 }
 
+/** A message the write could not store, with why. */
+interface Offender {
+  item: Item;
+  failure: FailureClass;
+  reason: string;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r));
 const DECODE_SLICE = 256;
 
 /**
  * The ingest worker's logic: decode, canonicalize and validate each message, batch across
- * partitions, then per flush: dead letters acknowledged, rows written in one atomic statement, and only
- * then the offsets committed. A failing dependency is retried with backoff (the worker reports
- * itself unhealthy meanwhile) and never turns a message into a dead letter.
+ * partitions, then per flush: dead letters acknowledged, rows written in one atomic statement, gap
+ * detection, and only then the offsets committed.
+ *
+ * Failures follow shared/runtime/failures.ts: bad input is dead-lettered; a failing dependency is
+ * retried with backoff and jitter (not ready meanwhile, nothing committed past what is durable,
+ * stop after the outage budget); a row PostgreSQL refuses is isolated by splitting the flush and
+ * dead-lettered as DB_REJECTED; an error while judging one message is that message's fault
+ * (INTERNAL_ERROR); an error no message can be blamed for stops the worker loudly.
  */
 export class IngestCore {
-  readonly metrics = new IngestMetrics();
+  readonly metrics: IngestMetrics;
+  readonly dependencyHealth: DependencyHealth;
   private queue: Item[] = [];
   private inFlight = 0;
   /** Flushes write one after another on this chain... */
   private writing: Promise<void> = Promise.resolve();
   /** ...and finish (gap detection, offset commit) one after another on this one. */
   private finishing: Promise<void> = Promise.resolve();
-  /** Set when a flush was given up at shutdown: no later flush may commit past it. */
+  /** Set when a flush was given up (shutdown or fatal): no later flush may commit past it. */
   private abandoned = false;
   private kicked = false;
   private flushWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
-  private failingSince: number | undefined;
+  private fatal: FatalError | undefined;
+  private retryLoops = 0;
+  private epoch = 0;
   private readonly now: () => number;
   private readonly identities = new IdentityCache();
 
@@ -140,16 +192,49 @@ export class IngestCore {
     private readonly ports: IngestPorts,
     private readonly options: IngestOptions,
     private readonly log: Logger,
+    metrics?: IngestMetrics,
   ) {
     this.now = options.now ?? Date.now;
+    this.metrics = metrics ?? new IngestMetrics();
+    if (!options.health) {
+      this.dependencyHealth = new DependencyHealth({
+        livenessTimeoutMs: 600_000,
+        outageBudgetMs: Infinity,
+        now: this.now,
+      });
+      this.dependencyHealth.markStarted();
+    } else this.dependencyHealth = options.health;
+    this.dependencyHealth.watchWork(() => this.queue.length + this.inFlight > 0);
   }
 
-  /** Healthy unless a dependency is failing right now. */
-  health(): { healthy: boolean; failingForMs: number } {
-    return {
-      healthy: this.failingSince === undefined,
-      failingForMs: this.failingSince === undefined ? 0 : this.now() - this.failingSince,
-    };
+  /** Messages consumed and not yet committed (queued or in a flush). */
+  get waiting(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  get state(): PipelineState {
+    if (this.fatal) return 'failed';
+    if (this.stopping) return 'stopping';
+    if (this.retryLoops > 0) return 'retrying';
+    if (this.inFlight > 0) return 'writing';
+    if (this.queue.length > 0) return 'collecting';
+    return 'idle';
+  }
+
+  /** Readiness and liveness as the probes see them, and where the pipeline is. */
+  health(): HealthReport & { healthy: boolean; state: PipelineState } {
+    const report = this.dependencyHealth.report();
+    return { ...report, healthy: report.ready, state: this.state };
+  }
+
+  /**
+   * The consumer group rebalanced: messages fetched before are still written (writes are
+   * idempotent), but their offsets are never committed, because the partition may have been
+   * consumed further by another member meanwhile, and a commit from before the rebalance would
+   * move its offset backwards. Kafka redelivers from the last committed offset instead.
+   */
+  rebalanced(): void {
+    this.epoch += 1;
   }
 
   /**
@@ -160,15 +245,19 @@ export class IngestCore {
    * group membership alive while back-pressure holds the batch.
    */
   async submit(messages: InboundMessage[], heartbeat: () => Promise<void> = async () => undefined): Promise<void> {
-    if (messages.length === 0) return;
+    if (messages.length === 0 || this.fatal) return;
+    const epoch = this.epoch;
     const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
     try {
-      const items = await this.retrying('decode', () => this.prepare(messages));
+      const items = await this.retrying('decode', () => this.prepare(messages, epoch));
+      this.dependencyHealth.progressed();
       this.queue.push(...items);
       this.schedule();
-      while (!this.stopping && this.queue.length + this.inFlight >= this.options.maxPendingBars) {
+      while (!this.stopping && !this.fatal && this.queue.length + this.inFlight >= this.options.maxPendingBars) {
         await this.nextFlush();
       }
+    } catch (err) {
+      if (!(err instanceof ShutdownError)) this.fail(err);
     } finally {
       clearInterval(beat);
     }
@@ -176,7 +265,7 @@ export class IngestCore {
 
   /** Resolves when nothing is queued or being flushed. */
   async idle(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight > 0) {
+    while ((this.queue.length > 0 || this.inFlight > 0) && !this.fatal) {
       if (this.queue.length > 0) this.kick();
       await this.nextFlush();
     }
@@ -201,36 +290,60 @@ export class IngestCore {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  private async prepare(messages: InboundMessage[]): Promise<Item[]> {
+  /** Stops the pipeline for good and tells the owner, once. */
+  private fail(err: unknown): void {
+    if (this.fatal) return;
+    this.fatal = err instanceof FatalError ? err : new FatalError(`unexpected failure: ${describeFailure(err)}`, err);
+    this.abandoned = true;
+    this.queue = [];
+    this.log.error('stopping: the worker cannot go on safely; nothing past what is stored was committed', {
+      reason: this.fatal.message,
+      err: this.fatal.cause,
+    });
+    for (const wake of this.flushWaiters.splice(0)) wake();
+    this.options.onFatal?.(this.fatal);
+  }
+
+  private async prepare(messages: InboundMessage[], epoch: number): Promise<Item[]> {
     const items: Item[] = [];
     const unknownProviders = new Set<string>();
     const unknownVenues = new Set<string>();
     const wires = new Map<Item, WireBar>();
-    const messageOf = new Map<Item, InboundMessage>();
+    const maxBytes = this.options.maxMessageBytes ?? Infinity;
     for (const [n, message] of messages.entries()) {
       // Let I/O through between slices of a large batch: a flush waiting on PostgreSQL must not
       // wait for the decoding of a whole fetch as well.
       if (n > 0 && n % DECODE_SLICE === 0) await yieldToIo();
-      const item: Item = { position: { topic: message.topic, partition: message.partition, offset: message.offset } };
+      const item: Item = { message, epoch };
       items.push(item);
-      messageOf.set(item, message);
       if (message.value === null || message.value.length === 0) {
         item.rejected = { message, code: 'DECODE_FAILED', reason: 'message has no value (empty or tombstone)' };
         continue;
       }
+      if (message.value.length > maxBytes) {
+        item.rejected = {
+          message,
+          code: 'MESSAGE_TOO_LARGE',
+          reason: `message value is ${message.value.length} bytes, more than the ${maxBytes} allowed (BI_MAX_MESSAGE_BYTES); a bar is about 100`,
+        };
+        continue;
+      }
       let wire: WireBar;
       try {
-        wire = (await this.ports.decode(message.value)) as WireBar;
+        wire = (await this.ports.decode(message.value, message.topic)) as WireBar;
       } catch (err) {
-        // Anything but a RejectError (registry unreachable, say) is a failing dependency: rethrow.
-        if (!isRejectError(err)) throw err;
-        item.rejected = { message, code: err.code, reason: err.message };
+        const failure = classifyFailure(err);
+        // A failing registry is retried with the whole batch; a fatal answer stops the worker.
+        if (failure === 'transient') throw err;
+        if (failure === 'fatal') throw new FatalError(`the schema registry refused us: ${describeFailure(err)}`, err);
+        item.rejected = this.rejection(message, err, failure);
         continue;
       }
       wires.set(item, wire);
-      this.canonicalize(item, message, wire);
-      if (item.rejected?.code === 'UNKNOWN_PROVIDER' && wire.provider) unknownProviders.add(wire.provider);
-      if (item.rejected?.code === 'UNKNOWN_VENUE' && wire.venue) unknownVenues.add(wire.venue);
+      this.canonicalize(item, wire);
+      if (item.rejected?.code === 'UNKNOWN_PROVIDER' && typeof wire.provider === 'string')
+        unknownProviders.add(wire.provider);
+      if (item.rejected?.code === 'UNKNOWN_VENUE' && typeof wire.venue === 'string') unknownVenues.add(wire.venue);
     }
     // Names may have been registered since the catalog was loaded: look once, then judge again.
     if (
@@ -242,28 +355,46 @@ export class IngestCore {
         const code = item.rejected?.code;
         if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {
           item.rejected = undefined;
-          this.canonicalize(item, messageOf.get(item)!, wires.get(item)!);
+          this.canonicalize(item, wires.get(item)!);
         }
       }
     }
-    this.metrics.messages += messages.length;
+    this.metrics.consumed(messages.length);
     return items;
   }
 
-  private canonicalize(item: Item, message: InboundMessage, wire: WireBar): void {
+  /** Bad input keeps its code; anything else met while judging one message is that message's fault. */
+  private rejection(message: InboundMessage, err: unknown, failure: FailureClass): Rejected {
+    if (failure === 'bad-input') {
+      const reject = err as { code: RejectCode; message: string };
+      return { message, code: reject.code, reason: reject.message };
+    }
+    return {
+      message,
+      code: 'INTERNAL_ERROR',
+      reason: `the worker failed on this message (a bug or an input nobody foresaw): ${describeFailure(err)}`,
+    };
+  }
+
+  /** Pure checks of one decoded message; it does no I/O, so any error is the message's own. */
+  private canonicalize(item: Item, wire: WireBar): void {
+    const { message } = item;
     const exporter = message.headers[EXPORTER_HEADER] ?? '';
     try {
+      const now = this.now();
+      checkClockSkew(message.timestampMs, now, this.options.maxClockSkewMs ?? Infinity);
       const bar = canonicalizeBar(
         wire,
         this.ports.catalog,
-        this.now(),
+        now,
         { exporter, defaults: this.ports.exporterDefaults(exporter) },
         this.identities,
+        this.options.barChecks ?? DEFAULT_BAR_CHECKS,
       );
       item.accepted = accept(bar, message.timestampMs);
     } catch (err) {
-      if (!isRejectError(err)) throw err;
-      item.rejected = { message, code: err.code, reason: err.message };
+      const failure = classifyFailure(err);
+      item.rejected = this.rejection(message, err, failure === 'bad-input' ? failure : 'bug');
     }
   }
 
@@ -317,16 +448,20 @@ export class IngestCore {
     });
   }
 
-  /** Only a shutdown gets here: nothing of the flush was committed, so Kafka redelivers it. */
+  /**
+   * A flush that cannot complete: at shutdown Kafka redelivers it to the next owner; anything
+   * else stops the worker loudly. Either way nothing of it, nor of any later flush, is committed.
+   */
   private giveUp(flush: Flush, err: unknown): void {
-    if (!this.abandoned) {
-      this.log.warn('flush abandoned at shutdown; its messages will be redelivered', {
-        messages: flush.items.length,
-        err,
-      });
-    }
-    this.abandoned = true;
-    this.queue = [];
+    if (err instanceof ShutdownError) {
+      if (!this.abandoned) {
+        this.log.warn('flush abandoned at shutdown; its messages will be redelivered', {
+          messages: flush.items.length,
+        });
+      }
+      this.abandoned = true;
+      this.queue = [];
+    } else this.fail(err);
     this.settled(flush);
   }
 
@@ -338,55 +473,132 @@ export class IngestCore {
     this.schedule();
   }
 
-  /** Dead letters acknowledged, series resolved, rows written in one atomic statement. */
+  /** Dead letters acknowledged, then the accepted rows written, isolating any PostgreSQL refuses. */
   private async write(flush: Flush): Promise<void> {
     const rejected: Rejected[] = [];
+    const accepted: Item[] = [];
     for (const item of flush.items) {
-      if (item.accepted) flush.accepted.push(item.accepted);
+      if (item.accepted) accepted.push(item);
       else if (item.rejected) rejected.push(item.rejected);
     }
+    await this.deadLetter(flush, rejected);
+    if (accepted.length === 0) return;
 
-    if (rejected.length > 0) {
-      await this.timed(flush.stages, 'dead-letter', () => this.ports.deadLetter(rejected));
-      for (const r of rejected) {
-        this.metrics.reject(r.code);
-        this.log.warn('rejected message', {
-          code: r.code,
-          reason: r.reason,
-          topic: r.message.topic,
-          partition: r.message.partition,
-          offset: r.message.offset,
-        });
+    const offenders: Offender[] = [];
+    await this.writeIsolating(flush, accepted, offenders);
+    if (offenders.length === 0) return;
+    // Every message failing alike is no message's fault: a bug or the deployment. Stop loudly
+    // rather than dead-letter the whole stream.
+    if (offenders.length === accepted.length && accepted.length > 1 && offenders.every((o) => o.failure === 'bug')) {
+      throw new FatalError(`every message of a flush failed to write: ${offenders[0]!.reason}`);
+    }
+    await this.deadLetter(
+      flush,
+      offenders.map(({ item, failure, reason }) => ({
+        message: item.message,
+        code: failure === 'data' ? 'DB_REJECTED' : 'INTERNAL_ERROR',
+        reason:
+          failure === 'data'
+            ? `PostgreSQL refused this bar's row: ${reason}`
+            : `the worker failed to write this bar (a bug or an input nobody foresaw): ${reason}`,
+      })),
+    );
+  }
+
+  private async deadLetter(flush: Flush, rejected: Rejected[]): Promise<void> {
+    if (rejected.length === 0) return;
+    await this.timed(flush.stages, 'dead-letter', () => this.ports.deadLetter(rejected));
+    for (const r of rejected) {
+      this.metrics.reject(r.code);
+      this.log.warn('rejected message', {
+        code: r.code,
+        reason: r.reason,
+        topic: r.message.topic,
+        partition: r.message.partition,
+        offset: r.message.offset,
+      });
+    }
+  }
+
+  /**
+   * Writes `items`; when PostgreSQL refuses them for their data (or the write fails on something
+   * only some messages cause), splits them in halves until each offender stands alone, as Kafka
+   * Connect's errant-record reporting does. What can be written is written: each half commits on
+   * its own, and the version guard in the statement keeps the latest version whatever the order.
+   */
+  private async writeIsolating(flush: Flush, items: Item[], offenders: Offender[]): Promise<void> {
+    try {
+      await this.writeRows(flush, items);
+    } catch (err) {
+      if (err instanceof ShutdownError || err instanceof FatalError) throw err;
+      const failure = classifyFailure(err);
+      if (failure === 'fatal') {
+        throw new FatalError(
+          `PostgreSQL refused the write for a reason no message can cause: ${describeFailure(err)}`,
+          err,
+        );
       }
+      if (items.length === 1) {
+        offenders.push({ item: items[0]!, failure, reason: describeFailure(err) });
+        return;
+      }
+      const half = items.length >>> 1;
+      await this.writeIsolating(flush, items.slice(0, half), offenders);
+      await this.writeIsolating(flush, items.slice(half), offenders);
     }
+  }
 
-    if (flush.accepted.length > 0) {
-      const unique = new Map<string, SeriesIdentity>();
-      for (const a of flush.accepted) unique.set(a.seriesKey, a.bar);
-      const ids = await this.timed(flush.stages, 'resolve-series', () =>
-        this.ports.resolveSeries([...unique.values()]),
-      );
-      flush.seriesIds = ids;
-      const { rows, runSpans } = planFlush(flush.accepted, ids);
-      const result = await this.timed(flush.stages, 'write', () => this.ports.write(rows, runSpans));
-      this.metrics.barsInserted += result.inserted;
-      this.metrics.barsCorrected += result.corrected;
-      this.metrics.barsUnchanged += flush.accepted.length - result.inserted - result.corrected;
-    }
+  /** Series resolved and rows written in one atomic statement (a failing dependency is retried). */
+  private async writeRows(flush: Flush, items: Item[]): Promise<void> {
+    const accepted = items.map((i) => i.accepted!);
+    const unique = new Map<string, SeriesIdentity>();
+    for (const a of accepted) unique.set(a.seriesKey, a.bar);
+    const ids = await this.timed(flush.stages, 'resolve-series', () => this.ports.resolveSeries([...unique.values()]));
+    const { rows, runSpans } = planFlush(accepted, ids);
+    const result = await this.timed(flush.stages, 'write', () => this.ports.write(rows, runSpans));
+    this.metrics.written(result.inserted, result.corrected, accepted.length - result.inserted - result.corrected);
+    for (const key of unique.keys()) flush.seriesIds.set(key, ids.get(key)!);
+    flush.written.push(...accepted);
   }
 
   /** Gap detection, then the offsets: only now is every step of the flush durable. */
   private async finish(flush: Flush): Promise<void> {
     const afterWrite = this.ports.afterWrite?.bind(this.ports);
-    const ids = flush.seriesIds;
-    if (afterWrite && ids && flush.accepted.length > 0) {
-      await this.timed(flush.stages, 'gaps', () => afterWrite(flush.accepted, ids));
+    if (afterWrite && flush.written.length > 0) {
+      await this.timed(flush.stages, 'gaps', () => afterWrite(flush.written, flush.seriesIds));
     }
-    await this.timed(flush.stages, 'commit', () => this.ports.commit(nextOffsets(flush.items.map((i) => i.position))));
+    await this.timed(flush.stages, 'commit', () => this.commitCurrent(flush));
+    this.dependencyHealth.progressed();
     const ms = this.now() - flush.startedMs;
     this.metrics.recordFlush(ms, flush.items.length);
     if (ms >= (this.options.slowFlushMs ?? Infinity)) {
       this.log.warn('slow flush', { ms, messages: flush.items.length, stages: flush.stages });
+    }
+  }
+
+  /**
+   * Commits the offsets of the flush's messages fetched in the current consumer generation. A
+   * commit the group refuses because it is rebalancing is dropped, not retried after rejoining
+   * (that retry is how committed offsets move backwards): the messages are redelivered instead.
+   */
+  private async commitCurrent(flush: Flush): Promise<void> {
+    const current = flush.items.filter((i) => i.epoch === this.epoch);
+    if (current.length < flush.items.length) {
+      this.log.info('not committing offsets fetched before a rebalance; Kafka redelivers them', {
+        messages: flush.items.length - current.length,
+      });
+    }
+    if (current.length === 0) return;
+    try {
+      await this.ports.commit(nextOffsets(current.map((i) => i.message)));
+    } catch (err) {
+      if (isRebalanceError(err)) {
+        this.log.info('offset commit refused during a rebalance; the messages will be redelivered', {
+          err: describeFailure(err),
+        });
+        return;
+      }
+      throw err;
     }
   }
 
@@ -400,32 +612,72 @@ export class IngestCore {
       return await this.retrying(stage, fn);
     } finally {
       const ms = performance.now() - started;
-      this.metrics.stageMs[stage] += ms;
+      this.metrics.stage(stage, ms);
       stages[stage] = Math.round(ms);
     }
   }
 
-  /** Runs `step` until it succeeds or the worker stops, backing off between failures. */
+  /**
+   * Runs `step` until it succeeds, backing off with jitter while a dependency fails. Only
+   * transient failures are retried; anything else is the caller's to classify. Past the outage
+   * budget the worker stops loudly; at shutdown it gives up at once.
+   */
   private async retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {
-    let delay = this.options.retryInitialMs;
-    for (;;) {
-      try {
-        const value = await fn();
-        if (this.failingSince !== undefined) {
-          this.log.info('dependency recovered', { step, failedForMs: this.now() - this.failingSince });
-          this.failingSince = undefined;
+    const delays = backoffDelays(this.options.retryInitialMs, this.options.retryMaxMs);
+    let looping = false;
+    try {
+      for (;;) {
+        try {
+          const value = await fn();
+          const failedForMs = this.dependencyHealth.recovered(step);
+          if (failedForMs !== undefined) this.log.info('dependency recovered', { step, failedForMs });
+          return value;
+        } catch (err) {
+          if (classifyFailure(err) !== 'transient') throw err;
+          if (this.stopping) throw new ShutdownError();
+          if (!looping) {
+            looping = true;
+            this.retryLoops += 1;
+          }
+          this.metrics.dependencyFailed(step);
+          this.dependencyHealth.failed(step, describeFailure(err));
+          if (this.dependencyHealth.outageBudgetSpent()) {
+            throw new FatalError(
+              `a dependency has failed for ${Math.round(this.dependencyHealth.failingForMs() / 1000)} s, past the outage budget (BI_OUTAGE_BUDGET_MS): ${describeFailure(err)}`,
+              err,
+              EXIT_OUTAGE_BUDGET,
+            );
+          }
+          const delay = delays();
+          this.log.error('dependency failed, retrying', { step, err: describeFailure(err), retryInMs: delay });
+          await sleep(delay);
         }
-        return value;
-      } catch (err) {
-        if (this.stopping) throw new ShutdownError();
-        this.metrics.dependencyFailures += 1;
-        this.failingSince ??= this.now();
-        this.log.error('dependency failed, retrying', { step, err, retryInMs: delay });
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.options.retryMaxMs);
       }
+    } finally {
+      if (looping) this.retryLoops -= 1;
     }
   }
+}
+
+/** kafkajs' answers to a commit from a member whose group is rebalancing or has moved on. */
+const REBALANCE_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'FENCED_INSTANCE_ID',
+]);
+
+function isRebalanceError(err: unknown): boolean {
+  for (
+    let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.type === 'string' && REBALANCE_ERRORS.has(e.type)) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
 }
 
 /** Offsets are decimal strings of int64: compare by length, then digits, with no BigInt per message. */

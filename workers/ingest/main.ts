@@ -3,21 +3,27 @@
  * upserts bars into PostgreSQL. Run as many as you like; Kafka spreads the partitions.
  */
 import { Partitioners } from 'kafkajs';
+import Redis from 'ioredis';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
-import Redis from 'ioredis';
-import { GapTracker } from './continuity';
+import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
-import { createLogger } from '../../shared/runtime/log';
+import { createLogger, Logger } from '../../shared/runtime/log';
 import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
-import { handleHelp, loadConfigOrExit, onShutdown, serveHealth } from '../../shared/runtime/process';
-import { IngestCore, InboundMessage, Rejected } from './core';
+import { DependencyHealth } from '../../shared/runtime/dependency-health';
+import type { FatalError } from '../../shared/runtime/failures';
+import { createMetricsRegistry, registerHealthMetrics } from '../../shared/runtime/metrics';
+import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
+import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
+import { GapTracker } from './continuity';
+import { IngestCore, IngestPorts, InboundMessage } from './core';
 import { IngestConfig, readIngestConfig } from './config';
+import { IngestMetrics } from './metrics';
 
 const USAGE = `bar-ingest ingest worker
 
@@ -25,29 +31,22 @@ Usage: tsx workers/ingest/main.ts [--help]
 
 Consumes bars from Kafka, validates and normalizes them, and upserts them in bulk into
 PostgreSQL. Rejected messages go to the dead-letter topic with an error code and reason.
-Stops gracefully on SIGTERM or SIGINT (flushes what it holds, then commits).`;
+Stops gracefully on SIGTERM or SIGINT (flushes what it holds, then commits).
 
-const DLQ_HEADERS = {
-  code: 'bi-error-code',
-  reason: 'bi-error-reason',
-  topic: 'bi-source-topic',
-  partition: 'bi-source-partition',
-  offset: 'bi-source-offset',
-  timestamp: 'bi-source-timestamp',
-} as const;
+Exit codes: 0 stopped on a signal, 1 could not start, 2 invalid configuration,
+3 a dependency failed for longer than BI_OUTAGE_BUDGET_MS, 4 an error no message can be blamed for.`;
 
-function headersOf(
-  raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(raw ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    out[k] = first === undefined ? undefined : first.toString();
-  }
-  return out;
+/** What tests may change about a worker: how a fatal stop is reported, and the ports (to inject faults). */
+export interface IngestHooks {
+  onFatal?: (err: FatalError) => void;
+  wrapPorts?: (ports: IngestPorts) => IngestPorts;
 }
 
-export async function startIngestWorker(config: IngestConfig, log = createLogger({ worker: 'ingest' })) {
+export async function startIngestWorker(
+  config: IngestConfig,
+  log: Logger = createLogger({ worker: 'ingest' }, config.logLevel),
+  hooks: IngestHooks = {},
+) {
   const { connections: c } = config;
   armCrash(config.crashAt);
   const kafka = createKafka(c.kafka, log);
@@ -75,57 +74,54 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
 
+  const gapStore = new GapStore(knex);
   const outbox = new GapOutbox(
     knex,
-    new GapStore(knex),
+    gapStore,
     kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps),
     config.gapGraceMs,
   );
   const gaps = new GapTracker(
     knex,
     new ContinuityStore(redis, config.redisNamespace),
-    new GapStore(knex),
+    gapStore,
     outbox,
     log,
     config.gapGraceMs,
   );
 
-  const core = new IngestCore(
-    {
-      decode: (value) => codec.decode(value),
-      catalog,
-      resolveSeries: (s) => series.resolve(s),
-      write: (rows, spans) => writeFlush(knex, rows, spans),
-      deadLetter: async (rejected: Rejected[]) => {
-        await producer.send({
-          topic: c.topics.barsDlq,
-          acks: -1,
-          messages: rejected.map(({ message: m, code, reason }) => ({
-            key: m.key,
-            value: m.value,
-            headers: {
-              ...m.headers,
-              [DLQ_HEADERS.code]: code,
-              [DLQ_HEADERS.reason]: reason,
-              [DLQ_HEADERS.topic]: m.topic,
-              [DLQ_HEADERS.partition]: String(m.partition),
-              [DLQ_HEADERS.offset]: m.offset,
-              [DLQ_HEADERS.timestamp]: String(m.timestampMs),
-            },
-          })),
-        });
-      },
-      commit: async (offsets) => {
-        await consumer.commitOffsets(offsets);
-        crashPoint('offsets-committed');
-      },
-      exporterDefaults: (id) => config.exporterDefaults.get(id),
-      afterWrite: async (accepted, ids) => {
-        crashPoint('bars-committed');
-        await gaps.afterWrite(accepted, ids);
-        crashPoint('gap-events-marked');
-      },
+  const registry = createMetricsRegistry('ingest');
+  const health = new DependencyHealth({
+    livenessTimeoutMs: config.health.livenessTimeoutMs,
+    outageBudgetMs: config.health.outageBudgetMs,
+  });
+  registerHealthMetrics(registry, health);
+  const metrics = new IngestMetrics(registry);
+  let stopping = false;
+  const onFatal = hooks.onFatal ?? exitOnFatal(log);
+  const fatal = (err: FatalError): void => {
+    if (!stopping) onFatal(err);
+  };
+
+  const ports: IngestPorts = {
+    decode: (value, topic) => codec.decode(value, topic),
+    catalog,
+    resolveSeries: (s) => series.resolve(s),
+    write: (rows, spans) => writeFlush(knex, rows, spans),
+    deadLetter: (rejected) => sendDeadLetters(producer, c.topics.barsDlq, rejected),
+    commit: async (offsets) => {
+      await consumer.commitOffsets(offsets);
+      crashPoint('offsets-committed');
     },
+    exporterDefaults: (id) => config.exporterDefaults.get(id),
+    afterWrite: async (accepted, ids) => {
+      crashPoint('bars-committed');
+      await gaps.afterWrite(accepted, ids);
+      crashPoint('gap-events-marked');
+    },
+  };
+  const core = new IngestCore(
+    hooks.wrapPorts ? hooks.wrapPorts(ports) : ports,
     {
       flushMaxBars: config.flushMaxBars,
       flushMaxWaitMs: config.flushMaxWaitMs,
@@ -133,11 +129,23 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       maxPendingBars: Math.max(config.maxPendingBars, config.flushMaxBars),
       retryInitialMs: 200,
       retryMaxMs: 5_000,
+      maxMessageBytes: config.maxMessageBytes,
+      maxClockSkewMs: config.maxClockSkewMs,
+      barChecks: { minTsMs: config.minBarTimeMs },
       slowFlushMs: config.slowFlushMs,
+      health,
+      onFatal: fatal,
     },
     log,
+    metrics,
+  );
+  metrics.gauge('bi_messages_waiting', 'messages consumed and not yet committed', () => core.waiting);
+  metrics.gauge('bi_gap_events_unpublished', 'DataGap events in the outbox not yet acknowledged by the broker', () =>
+    gapStore.unpublishedCount(),
   );
 
+  // Each rebalance starts a new generation: offsets fetched before it are never committed.
+  consumer.on(consumer.events.GROUP_JOIN, () => core.rebalanced());
   await consumer.subscribe({ topic: c.topics.bars, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
@@ -153,30 +161,43 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
         timestampMs: Number(m.timestamp),
         headers: headersOf(m.headers),
       }));
+      metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
       await core.submit(messages, heartbeat);
     },
   });
+  health.markStarted();
   // Gaps held back by the grace period go out even when their series stays quiet.
   const gapTimer = setInterval(() => {
     outbox.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
   }, 1_000);
-  const server = await serveHealth(
-    config.healthPort,
-    () => ({ ...core.health(), ...core.metrics.snapshot() }),
-    () => core.metrics.prometheus(),
-  );
+  const probes = await startWorkerHealth({
+    settings: config.health,
+    health,
+    registry,
+    probes: [
+      { name: 'postgres', check: () => knex.raw('SELECT 1') },
+      { name: 'redis', check: () => redis.ping() },
+    ],
+    details: () => ({ state: core.state, ...metrics.snapshot() }),
+    log,
+    onFatal: fatal,
+  });
   log.info('ingest worker started', {
     topic: c.topics.bars,
     groupId: config.groupId,
     flushMaxBars: config.flushMaxBars,
+    health: config.health.port === 0 ? 'off' : `${config.health.host}:${config.health.port}`,
   });
 
   return {
     core,
+    health,
     async stop(): Promise<void> {
+      stopping = true;
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
       // commits once the consumer is stopped), then leave the group.
       clearInterval(gapTimer);
+      probes.stop();
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
       await outbox.idle();
@@ -184,7 +205,6 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       await producer.disconnect();
       redis.disconnect();
       await knex.destroy();
-      server?.close();
     },
   };
 }
@@ -192,7 +212,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
 if (require.main === module) {
   handleHelp(process.argv, USAGE, readIngestConfig);
   const config = loadConfigOrExit(readIngestConfig);
-  const log = createLogger({ worker: 'ingest', pid: process.pid });
+  const log = createLogger({ worker: 'ingest', pid: process.pid }, config.logLevel);
   startIngestWorker(config, log).then(
     (worker) => {
       onShutdown(log, config.shutdownTimeoutMs, () => worker.stop());

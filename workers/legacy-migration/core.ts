@@ -14,6 +14,8 @@
  * loss or double counting; then verify. The legacy bar table is dropped only by dropLegacy().
  */
 import type { Knex } from 'knex';
+import { retryTransient } from '../../shared/runtime/dependency-health';
+import { isTransient } from '../../shared/runtime/failures';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { migrateLatest } from '../../shared/adapters/postgres';
 import {
@@ -35,6 +37,9 @@ export interface LegacyMigrationOptions {
   signal?: AbortSignal;
   /** Stops after this many chunks (tests use it to interrupt halfway). */
   maxChunks?: number;
+  /** How long a failing database is waited out (chunk by chunk, with backoff) before giving up. */
+  outageBudgetMs?: number;
+  onRetry?: (err: unknown, delayMs: number) => void;
 }
 
 export interface MigrateOutcome {
@@ -165,7 +170,13 @@ export class LegacyMigrator {
         ) {
           return { completed: false, mapped, unmapped, chunks };
         }
-        const bars = await this.migrateChunk(seriesId);
+        // A chunk is one transaction and the resume point moves with it, so retrying one that
+        // failed on a dependency is safe; anything else stops the run (it resumes when run again).
+        const bars = await retryTransient(() => this.migrateChunk(seriesId), {
+          isTransient,
+          budgetMs: this.options.outageBudgetMs ?? 300_000,
+          onRetry: this.options.onRetry,
+        });
         chunks += 1;
         if (bars === 0) break;
         done += bars;

@@ -7,6 +7,7 @@ import { formatReport, progressLine } from '../../shared/domain/legacy';
 import { handleHelp, loadConfigOrExit } from '../../shared/runtime/process';
 import { readLegacyMigrationConfig } from './config';
 import { LegacyMigrationError, LegacyMigrator, prepareSchema } from './core';
+import { describeFailure, EXIT_OUTAGE_BUDGET, isTransient } from '../../shared/runtime/failures';
 
 const USAGE = `bar-ingest legacy migration
 
@@ -52,6 +53,8 @@ async function main(): Promise<number> {
     mapping: config.mapping,
     chunkBars: config.chunkBars,
     signal: controller.signal,
+    onRetry: (err, delayMs) =>
+      process.stderr.write(`\ndatabase failing (${describeFailure(err)}); retrying the chunk in ${delayMs} ms\n`),
     onProgress: ({ done, total }) => {
       // A redrawn bar on a terminal; one line every few seconds in a log.
       if (tty) process.stderr.write(`\r${progressLine(done, total)}`);
@@ -85,6 +88,12 @@ async function main(): Promise<number> {
     if (err instanceof LegacyMigrationError) {
       process.stderr.write(`${err.message}\n`);
       return 1;
+    }
+    if (isTransient(err)) {
+      process.stderr.write(
+        `the database kept failing past the outage budget (${describeFailure(err)}); nothing is lost: run \`${command}\` again to resume\n`,
+      );
+      return EXIT_OUTAGE_BUDGET;
     }
     throw err;
   } finally {

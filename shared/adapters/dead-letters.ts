@@ -1,0 +1,71 @@
+/**
+ * The dead-letter topics: a rejected message travels with its original key, bytes and headers,
+ * plus headers saying why and where it came from, so a person can act on it (fix the exporter,
+ * register a venue) and replay it. Every worker dead-letters through this one function.
+ */
+import type { Producer } from 'kafkajs';
+
+/** The headers a dead letter carries (part of the public contract: docs/exporter-contract.md). */
+export const DLQ_HEADERS = {
+  code: 'bi-error-code',
+  reason: 'bi-error-reason',
+  topic: 'bi-source-topic',
+  partition: 'bi-source-partition',
+  offset: 'bi-source-offset',
+  timestamp: 'bi-source-timestamp',
+} as const;
+
+/** A header value is capped so that a long reason can never make the dead letter itself too large. */
+const MAX_REASON_CHARS = 2_000;
+
+export interface DeadLetter {
+  message: {
+    topic: string;
+    partition: number;
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    timestampMs: number;
+    headers: Record<string, string | undefined>;
+  };
+  code: string;
+  reason: string;
+}
+
+/** Sends dead letters to `topic`; resolves once the broker acknowledged all of them (acks=all). */
+export async function sendDeadLetters(producer: Producer, topic: string, letters: DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: letters.map(({ message: m, code, reason }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.headers)) if (v !== undefined) headers[k] = v;
+      return {
+        key: m.key,
+        value: m.value,
+        headers: {
+          ...headers,
+          [DLQ_HEADERS.code]: code,
+          [DLQ_HEADERS.reason]: reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}...` : reason,
+          [DLQ_HEADERS.topic]: m.topic,
+          [DLQ_HEADERS.partition]: String(m.partition),
+          [DLQ_HEADERS.offset]: m.offset,
+          [DLQ_HEADERS.timestamp]: String(m.timestampMs),
+        },
+      };
+    }),
+  });
+}
+
+/** kafkajs headers (Buffer, string or arrays of them) as the plain strings the workers use. */
+export function headersOf(
+  raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = first === undefined ? undefined : first.toString();
+  }
+  return out;
+}
