@@ -172,3 +172,23 @@ export class FatalError extends Error {
     this.name = 'FatalError';
   }
 }
+
+const REBALANCE_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'FENCED_INSTANCE_ID',
+]);
+
+/**
+ * kafkajs' answers to a member whose group is rebalancing or has moved on (possibly wrapped).
+ * Such a commit is dropped, never retried after rejoining: that retry is how committed offsets
+ * move backwards. The messages are redelivered instead.
+ */
+export function isRebalanceError(err: unknown): boolean {
+  return causes(err).some((e) => {
+    const type = (e as { type?: unknown } | null)?.type;
+    return typeof type === 'string' && REBALANCE_ERRORS.has(type);
+  });
+}

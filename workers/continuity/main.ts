@@ -151,17 +151,19 @@ export async function startContinuityWorker(
     eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
       for (const m of batch.messages as KafkaMessage[]) {
         if (!isRunning() || isStale() || stopping) return;
-        const outcome = await handler.handle({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          timestampMs: Number(m.timestamp),
-          headers: headersOf(m.headers),
-        });
+        const outcome = await handler.handle(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            timestampMs: Number(m.timestamp),
+            headers: headersOf(m.headers),
+          },
+          heartbeat,
+        );
         if (outcome === 'fatal') return;
-        await heartbeat();
       }
     },
   });

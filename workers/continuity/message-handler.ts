@@ -7,6 +7,7 @@ import {
   EXIT_OUTAGE_BUDGET,
   FailureClass,
   FatalError,
+  isRebalanceError,
 } from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 
@@ -69,11 +70,13 @@ export class MessageHandler {
     this.epoch += 1;
   }
 
-  async handle(message: ContinuityMessage): Promise<Outcome> {
+  /** `heartbeat` keeps the group membership alive while a failing dependency is waited out. */
+  async handle(message: ContinuityMessage, heartbeat: () => Promise<void> = async () => undefined): Promise<Outcome> {
     if (this.fatal) return 'fatal';
     const epoch = this.epoch;
     const { health } = this.options;
     health.watchWork(() => true);
+    const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
     try {
       const rejected = await this.retrying('handle', () => this.apply(message));
       if (rejected) await this.retrying('dead-letter', () => this.ports.deadLetter(rejected));
@@ -87,6 +90,7 @@ export class MessageHandler {
       this.fail(err);
       return 'fatal';
     } finally {
+      clearInterval(beat);
       health.watchWork(() => false);
     }
   }
@@ -161,8 +165,12 @@ export class MessageHandler {
         { topic: message.topic, partition: message.partition, offset: (BigInt(message.offset) + 1n).toString() },
       ]);
     } catch (err) {
-      const type = (err as { type?: unknown }).type;
-      if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID') return;
+      if (isRebalanceError(err)) {
+        this.log.info('offset commit refused during a rebalance; the message will be redelivered', {
+          err: describeFailure(err),
+        });
+        return;
+      }
       throw err;
     }
   }

@@ -18,6 +18,7 @@ import {
   EXIT_OUTAGE_BUDGET,
   FailureClass,
   FatalError,
+  isRebalanceError,
 } from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 import { FlushStage, IngestMetrics } from './metrics';
@@ -660,26 +661,6 @@ export class IngestCore {
 }
 
 /** kafkajs' answers to a commit from a member whose group is rebalancing or has moved on. */
-const REBALANCE_ERRORS = new Set([
-  'REBALANCE_IN_PROGRESS',
-  'ILLEGAL_GENERATION',
-  'UNKNOWN_MEMBER_ID',
-  'NOT_COORDINATOR_FOR_GROUP',
-  'FENCED_INSTANCE_ID',
-]);
-
-function isRebalanceError(err: unknown): boolean {
-  for (
-    let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0;
-    e && depth < 5;
-    depth++
-  ) {
-    if (typeof e.type === 'string' && REBALANCE_ERRORS.has(e.type)) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
-}
-
 /** Offsets are decimal strings of int64: compare by length, then digits, with no BigInt per message. */
 function offsetAfter(a: string, b: string): boolean {
   return a.length !== b.length ? a.length > b.length : a > b;
