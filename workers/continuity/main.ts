@@ -8,6 +8,7 @@ import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { DbCatalog } from '../../shared/adapters/catalog';
+import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
@@ -33,6 +34,8 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: config.groupId, maxWaitTimeInMs: 500 });
   await catalog.load();
+  const calendars = new DbCalendars(knex);
+  await calendars.load();
   await producer.connect();
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
@@ -68,6 +71,7 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
     catalog,
     config,
     log,
+    calendars,
   );
 
   await consumer.subscribe({ topics: [c.topics.connectionStatus, c.topics.historyResponses], fromBeginning: true });

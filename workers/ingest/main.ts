@@ -12,6 +12,7 @@ import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import Redis from 'ioredis';
 import { GapTracker } from './continuity';
 import { DbCatalog } from '../../shared/adapters/catalog';
+import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger } from '../../shared/runtime/log';
 import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
@@ -70,6 +71,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
+  const calendars = new DbCalendars(knex);
+  await calendars.load();
   await redis.connect();
   await producer.connect();
   await consumer.connect();
@@ -88,6 +91,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     outbox,
     log,
     config.gapGraceMs,
+    calendars,
   );
 
   const core = new IngestCore(
@@ -162,8 +166,8 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   }, 1_000);
   const server = await serveHealth(
     config.healthPort,
-    () => ({ ...core.health(), ...core.metrics.snapshot() }),
-    () => core.metrics.prometheus(),
+    () => ({ ...core.health(), ...core.metrics.snapshot(), ...gaps.closedTimeBars.snapshot() }),
+    () => core.metrics.prometheus() + gaps.closedTimeBars.prometheus(),
   );
   log.info('ingest worker started', {
     topic: c.topics.bars,
