@@ -177,6 +177,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
 
   return {
     core,
+    closedTimeBars: gaps.closedTimeBars,
     async stop(): Promise<void> {
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
       // commits once the consumer is stopped), then leave the group.
