@@ -134,6 +134,8 @@ export class DbCalendars implements SeriesCalendars {
 
   constructor(
     private readonly knex: Knex,
+    /** Told when a reload fails (an unreachable database, a calendar row that does not validate). */
+    private readonly onReloadError: (err: unknown) => void = () => undefined,
     private readonly refreshMs = 60_000,
   ) {}
 
@@ -145,7 +147,11 @@ export class DbCalendars implements SeriesCalendars {
   async refresh(): Promise<void> {
     if (Date.now() - this.loadedAt < this.refreshMs) return;
     this.loadedAt = Date.now();
-    this.book = await loadCalendarBook(this.knex);
+    try {
+      this.book = await loadCalendarBook(this.knex);
+    } catch (err) {
+      this.onReloadError(err);
+    }
   }
 
   forSeries(venue: string, symbol: string): TradingCalendar {

@@ -34,7 +34,9 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: config.groupId, maxWaitTimeInMs: 500 });
   await catalog.load();
-  const calendars = new DbCalendars(knex);
+  const calendars = new DbCalendars(knex, (err) =>
+    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
+  );
   await calendars.load();
   await producer.connect();
   await consumer.connect();

@@ -71,7 +71,9 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
   const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
-  const calendars = new DbCalendars(knex);
+  const calendars = new DbCalendars(knex, (err) =>
+    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
+  );
   await calendars.load();
   await redis.connect();
   await producer.connect();
