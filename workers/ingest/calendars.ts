@@ -5,7 +5,8 @@ import type { Timeframe } from '../../shared/domain/timeframe';
 /**
  * Bars that arrive inside their venue's closed time (pre-market stock bars, a bar during CME's
  * daily halt): stored like any bar, since exporters send what the venue sends, and counted here
- * so a calendar that is wrong, or a feed that trades off-hours, shows up on /metrics.
+ * so a calendar that is wrong, or a feed that trades off-hours, shows up on /metrics. A flush whose
+ * gap stage is retried (a dependency failed) counts its bars again: a rate, not an exact tally.
  */
 export class ClosedTimeBars {
   total = 0;
