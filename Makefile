@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
-	check-schemas migrate-legacy legacy-report drop-legacy
+	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -70,6 +70,15 @@ drop-legacy: deps up ## drop the legacy bar table, only after a passing verifica
 
 coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..]
 	@$(TSX) scripts/coverage.ts --series "$(SERIES)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)")
+
+calendars: deps ## list trading calendars, their venue rules and the years they cover
+	@$(TSX) scripts/calendars.ts list
+
+calendars-seed: deps ## upsert data/calendars/*.json (or FILE=path.json) into the calendar tables
+	@$(TSX) scripts/calendars.ts seed $(if $(FILE),--file "$(FILE)")
+
+calendars-reevaluate: deps ## cut open gaps of series whose venue has a calendar to the bars that should exist [VENUE=CME]
+	@$(TSX) scripts/calendars.ts reevaluate $(if $(VENUE),--venue "$(VENUE)")
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke

@@ -14,6 +14,9 @@ import { loadConfigOrExit } from '../shared/runtime/process';
 import { alignDown, parseTimeframe } from '../shared/domain/timeframe';
 import type { WireBar } from '../shared/domain/bar';
 import { barAt, DEMO_SERIES } from './generate';
+import { readCalendarFiles } from '../shared/adapters/calendar-store';
+import { CalendarBook } from '../shared/domain/calendar-book';
+import { expectsBar } from '../shared/domain/calendar-gaps';
 import { BarPublisher } from './publisher';
 
 const USAGE = `bar-ingest reference exporter
@@ -32,17 +35,35 @@ export interface ExportPlan {
   distinct: number;
 }
 
-/** Every demo series, `barsPerSeries` bars ending now, sent once per run. */
+/**
+ * Every demo series, the last `barsPerSeries` bar intervals ending now, sent once per run. Like a
+ * real feed, a venue sends nothing while its trading calendar (data/calendars) says it is closed,
+ * so the CME series has the nights, weekends and holidays a real one has.
+ */
 export function demoPlan(barsPerSeries: number, runs: number, nowMs: number): ExportPlan {
+  const files = readCalendarFiles();
+  const calendars = new CalendarBook(
+    files,
+    files.flatMap((f) =>
+      f.venues.map((v) => ({ venue: v.venue, symbolPattern: v.symbolPattern ?? null, calendar: f.name })),
+    ),
+  );
   const bars: WireBar[] = [];
+  let distinct = 0;
   DEMO_SERIES.forEach((series, s) => {
-    const last = alignDown(parseTimeframe(series.timeframe), nowMs) - series.stepMs;
+    const tf = parseTimeframe(series.timeframe);
+    const cal = calendars.forSeries(series.venue, series.symbol);
+    const last = alignDown(tf, nowMs) - series.stepMs;
     const start = last - (barsPerSeries - 1) * series.stepMs;
+    const open = Array.from({ length: barsPerSeries }, (_, i) => i).filter((i) =>
+      expectsBar(cal, tf, start + i * series.stepMs),
+    );
+    distinct += open.length;
     for (let run = 1; run <= runs; run++) {
-      for (let i = 0; i < barsPerSeries; i++) bars.push({ ...barAt(series, s, start, i), run_id: `demo-run-${run}` });
+      for (const i of open) bars.push({ ...barAt(series, s, start, i), run_id: `demo-run-${run}` });
     }
   });
-  return { bars, distinct: DEMO_SERIES.length * barsPerSeries };
+  return { bars, distinct };
 }
 
 /** One message per kind of bad input the workers must dead-letter. */

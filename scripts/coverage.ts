@@ -1,6 +1,8 @@
 /**
  * What the analyst sees before a backtest: for one series and a time range, the covered
- * intervals, the gaps with kind and status, and the exporter's offline periods.
+ * intervals, the gaps with kind and status, and the exporter's offline periods. Covered intervals
+ * follow the venue's trading calendar: a closed market (a night, a weekend, a holiday) does not
+ * break one.
  *
  *   make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=2026-11-01] [TO=2026-11-24]
  */
@@ -10,6 +12,8 @@ import { readConnections } from '../shared/runtime/connections';
 import { loadConfigOrExit } from '../shared/runtime/process';
 import { ArgsError, parseArgsOrExit } from '../shared/runtime/args';
 import { addBars, parseTimeframe } from '../shared/domain/timeframe';
+import { findCalendarGaps } from '../shared/domain/calendar-gaps';
+import { loadCalendarBook } from '../shared/adapters/calendar-store';
 
 const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Timeframe' [--from ISO] [--to ISO] [--json]
 
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     const tf = parseTimeframe(series.timeframe as string);
+    const calendar = (await loadCalendarBook(knex)).forSeries(series.venue as string, series.symbol as string);
     const fromMs = args.from ? Date.parse(args.from) : ((series.start_utc as Date | null)?.getTime() ?? 0);
     const toMs = args.to ? Date.parse(args.to) : addBars(tf, (series.end_utc as Date | null)?.getTime() ?? 0, 1);
 
@@ -61,7 +66,7 @@ async function main(): Promise<void> {
     let prev = -1;
     let count = 0;
     for (const t of times) {
-      if (start >= 0 && t !== addBars(tf, prev, 1)) {
+      if (start >= 0 && t !== addBars(tf, prev, 1) && findCalendarGaps(calendar, tf, prev, [t]).length > 0) {
         covered.push({ from: iso(start), to: iso(addBars(tf, prev, 1)), bars: count });
         start = -1;
       }
@@ -87,6 +92,7 @@ async function main(): Promise<void> {
     const report = {
       series: `${series.provider}|${series.venue}|${series.symbol}|${series.timeframe}`,
       range: { from: iso(fromMs), to: iso(toMs) },
+      calendar: calendar.name,
       bars: times.length,
       covered,
       gaps: gaps.map((g) => ({ ...g, from_utc: iso(g.from_utc.getTime()), to_utc: iso(g.to_utc.getTime()) })),
@@ -100,7 +106,9 @@ async function main(): Promise<void> {
       return;
     }
     const out = (line: string): void => void process.stdout.write(line + '\n');
-    out(`${report.series}  [${report.range.from}, ${report.range.to})  ${report.bars} bars`);
+    out(
+      `${report.series}  [${report.range.from}, ${report.range.to})  ${report.bars} bars  calendar ${report.calendar}`,
+    );
     out(`\nCovered (${covered.length}):`);
     for (const k of covered) out(`  [${k.from}, ${k.to})  ${k.bars} bars`);
     out(`\nGaps (${report.gaps.length}):`);

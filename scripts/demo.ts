@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   if ((await exited(exporter)) !== 0) throw new Error('the reference exporter failed');
   const published = JSON.parse(exporterOut.trim().split('\n').pop() ?? '{}') as Record<string, number>;
   say(
-    `exporter published ${published.published} messages: ${published.series} series x 240 bars x ${published.runs} runs, plus ${published.bad} bad ones`,
+    `exporter published ${published.published} messages: ${published.series} series x up to 240 bars (none while a venue is closed) x ${published.runs} runs, plus ${published.bad} bad ones`,
   );
 
   const started = Date.now();
@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     SELECT s.venue, s.symbol, s.timeframe, s.provider, count(b.*)::int AS bars,
            to_char(s.start_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS first_bar,
            to_char(s.end_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS last_bar,
-           (SELECT count(*) FROM run_subscriptions r WHERE r.series_id = s.id)::int AS runs
+           (SELECT count(*) FROM run_subscriptions r WHERE r.series_id = s.id)::int AS runs,
+           (SELECT count(*) FROM data_gaps g WHERE g.series_id = s.id AND g.status <> 'FILLED')::int AS gaps
       FROM market_series s LEFT JOIN market_bars b ON b.series_id = s.id
      GROUP BY s.id ORDER BY s.venue, s.symbol, s.timeframe`);
   const totals = await knex.raw<{ rows: Array<Record<string, string>> }>(`
@@ -91,8 +92,12 @@ async function main(): Promise<void> {
            (SELECT count(*) FROM market_bars WHERE revision > 0) AS corrected`);
   await knex.destroy();
 
-  say('\nStored in PostgreSQL (one shared copy per series; runs = subscribed strategy runs):');
-  say(table(series.rows, ['venue', 'symbol', 'timeframe', 'provider', 'bars', 'first_bar', 'last_bar', 'runs']));
+  say(
+    '\nStored in PostgreSQL (one shared copy per series; runs = subscribed strategy runs; gaps = not filled, a closed market is none):',
+  );
+  say(
+    table(series.rows, ['venue', 'symbol', 'timeframe', 'provider', 'bars', 'first_bar', 'last_bar', 'runs', 'gaps']),
+  );
   const t = totals.rows[0]!;
   say(`\nTotals: ${t.series} series, ${t.bars} bars, ${t.subscriptions} run subscriptions, ${t.runs} strategy runs.`);
   say(

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Catalog } from '../../shared/domain/bar';
-import { gapId, GapKind, remainingGaps } from '../../shared/domain/gaps';
+import { gapId, GapKind } from '../../shared/domain/gaps';
+import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
+import { remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
 import { parseTimeframe } from '../../shared/domain/timeframe';
 import type { BackfillStore } from '../../shared/adapters/backfill-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
@@ -51,6 +53,8 @@ export class ContinuityCore {
     private readonly catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> },
     private readonly options: ContinuityOptions,
     private readonly log: Logger,
+    /** Trading calendars: what is still missing counts only bars that should exist. */
+    private readonly calendars: RefreshingCalendars = ALWAYS_OPEN_CALENDARS,
   ) {}
 
   /** Records a connection change; bad input throws a RejectError (the caller dead-letters it). */
@@ -112,6 +116,7 @@ export class ContinuityCore {
         await this.backfill.markRequested(trx, d.gapId, requestId, attempt, this.options.retryMs * 2 ** (attempt - 1));
       }
     });
+    await this.calendars.refresh?.();
     await this.knex.transaction(async (trx) => {
       const ids = await this.backfill.settled(trx, this.options.settleMs, 100);
       for (const gap of await this.gaps.byIds(trx, ids)) {
@@ -120,7 +125,8 @@ export class ContinuityCore {
           [{ seriesId: gap.seriesId, afterMs: gap.fromMs - 1, uptoMs: gap.toMs - 1 }],
           trx,
         );
-        const remaining = remainingGaps(tf, gap, present!);
+        const cal = this.calendars.forSeries(gap.venue, gap.symbol);
+        const remaining = remainingCalendarGaps(cal, tf, gap, present!);
         await this.gaps.shrink(trx, gap, remaining, this.options.graceMs);
         if (remaining.length > 0) {
           // The exporter answered and these bars still are not there: its history has none either.

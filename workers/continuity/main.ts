@@ -9,6 +9,7 @@ import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { DbCatalog } from '../../shared/adapters/catalog';
+import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
@@ -49,6 +50,10 @@ export async function startContinuityWorker(
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: config.groupId, maxWaitTimeInMs: 500 });
   await catalog.load();
+  const calendars = new DbCalendars(knex, (err) =>
+    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
+  );
+  await calendars.load();
   await producer.connect();
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
@@ -109,6 +114,7 @@ export async function startContinuityWorker(
     catalog,
     config,
     log,
+    calendars,
   );
 
   const handler = new MessageHandler(

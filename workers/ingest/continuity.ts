@@ -1,17 +1,25 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AcceptedBar } from '../../shared/domain/flush';
-import { fillsRange, findGaps, GapRange, remainingGaps } from '../../shared/domain/gaps';
+import type { GapRange } from '../../shared/domain/gaps';
+import { TradingCalendar } from '../../shared/domain/calendar';
+import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
+import { fillsCalendarRange, findCalendarGaps, remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
 import type { Timeframe } from '../../shared/domain/timeframe';
 import type { ContinuityStore } from '../../shared/adapters/continuity-store';
 import type { GapStore } from '../../shared/adapters/gap-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { Logger } from '../../shared/runtime/log';
 import { crashPoint } from '../../shared/runtime/crash-points';
+import { ClosedTimeBars } from './calendars';
 
 interface SeriesInFlush {
   seriesId: number;
   tf: Timeframe;
+  venue: string;
+  symbol: string;
+  /** The venue's trading calendar: which bars should exist (always open unless it has one). */
+  cal: TradingCalendar;
   minMs: number;
   maxMs: number;
   times: number[];
@@ -37,11 +45,19 @@ export class GapTracker {
     private readonly log: Logger,
     /** Allowed lateness: a gap filled sooner was never one. */
     private readonly graceMs: number,
+    /** Trading calendars: a closed market is not a gap. */
+    private readonly calendars: RefreshingCalendars = ALWAYS_OPEN_CALENDARS,
+    readonly closedTimeBars = new ClosedTimeBars(),
   ) {}
 
   async afterWrite(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): Promise<void> {
     const bySeries = group(accepted, seriesIds);
     if (bySeries.length === 0) return;
+    await this.calendars.refresh?.();
+    for (const s of bySeries) {
+      s.cal = this.calendars.forSeries(s.venue, s.symbol);
+      this.closedTimeBars.count(s.cal, s.tf, s.times);
+    }
 
     // Redis knows most series: claim at once, and seed only those it does not know (first
     // sight, a restarted or flushed Redis) from PostgreSQL, then claim those.
@@ -65,8 +81,8 @@ export class GapTracker {
     const times = await this.gaps.barTimes(unsure);
     const found: Array<GapRange & { seriesId: number }> = [];
     unsure.forEach((r, i) => {
-      for (const g of findGaps(inFlush.get(r.seriesId)!.tf, r.afterMs, times[i]!))
-        found.push({ ...g, seriesId: r.seriesId });
+      const s = inFlush.get(r.seriesId)!;
+      for (const g of findCalendarGaps(s.cal, s.tf, r.afterMs, times[i]!)) found.push({ ...g, seriesId: r.seriesId });
     });
     // One transaction, so a crash cannot leave a gap inserted but never classified.
     const inserted = found.length > 0 ? await this.knex.transaction((trx) => this.gaps.insertGaps(found, trx)) : [];
@@ -119,7 +135,8 @@ export class GapTracker {
       );
       let changed = 0;
       for (const [i, gap] of open.entries()) {
-        const remaining = remainingGaps(inFlush.get(gap.seriesId)!.tf, gap, present[i]!);
+        const s = inFlush.get(gap.seriesId)!;
+        const remaining = remainingCalendarGaps(s.cal, s.tf, gap, present[i]!);
         const unchanged =
           remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
         if (!unchanged) {
@@ -135,7 +152,7 @@ export class GapTracker {
 /** Whether the flush's own bars fill a claimed range. */
 function coveredBy(s: SeriesInFlush, r: { afterMs: number | null; uptoMs: number }): boolean {
   // With nothing known before the range, older bars may be stored or arriving: read them.
-  return r.afterMs !== null && fillsRange(s.tf, r.afterMs, r.uptoMs, s.times);
+  return r.afterMs !== null && fillsCalendarRange(s.cal, s.tf, r.afterMs, r.uptoMs, s.times);
 }
 
 function group(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, number>): SeriesInFlush[] {
@@ -144,8 +161,19 @@ function group(accepted: readonly AcceptedBar[], seriesIds: ReadonlyMap<string, 
     const seriesId = seriesIds.get(a.seriesKey)!;
     const t = a.bar.tsMs;
     const s = out.get(seriesId);
-    if (!s) out.set(seriesId, { seriesId, tf: a.bar.tf, minMs: t, maxMs: t, times: [t] });
-    else {
+    if (!s) {
+      const { tf, venue, symbol } = a.bar;
+      out.set(seriesId, {
+        seriesId,
+        tf,
+        venue,
+        symbol,
+        cal: TradingCalendar.ALWAYS_OPEN,
+        minMs: t,
+        maxMs: t,
+        times: [t],
+      });
+    } else {
       s.times.push(t);
       if (t < s.minMs) s.minMs = t;
       if (t > s.maxMs) s.maxMs = t;

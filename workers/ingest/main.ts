@@ -3,6 +3,7 @@
  * upserts bars into PostgreSQL. Run as many as you like; Kafka spreads the partitions.
  */
 import { Partitioners } from 'kafkajs';
+import { Counter } from 'prom-client';
 import Redis from 'ioredis';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
@@ -12,6 +13,7 @@ import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { DbCatalog } from '../../shared/adapters/catalog';
+import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
@@ -69,6 +71,10 @@ export async function startIngestWorker(
   const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
+  const calendars = new DbCalendars(knex, (err) =>
+    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
+  );
+  await calendars.load();
   await redis.connect();
   await producer.connect();
   await consumer.connect();
@@ -88,6 +94,7 @@ export async function startIngestWorker(
     outbox,
     log,
     config.gapGraceMs,
+    calendars,
   );
 
   const registry = createMetricsRegistry('ingest');
@@ -170,6 +177,15 @@ export async function startIngestWorker(
   const gapTimer = setInterval(() => {
     outbox.publishDue().catch((err: unknown) => log.warn('publishing gap events failed; will retry', { err }));
   }, 1_000);
+  new Counter({
+    name: 'bi_bars_in_closed_time_total',
+    help: "bars stored although their venue's calendar says it was closed (a wrong calendar, or off-hours trading)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gaps.closedTimeBars.total);
+    },
+  });
   const probes = await startWorkerHealth({
     settings: config.health,
     health,
@@ -178,7 +194,7 @@ export async function startIngestWorker(
       { name: 'postgres', check: () => knex.raw('SELECT 1') },
       { name: 'redis', check: () => redis.ping() },
     ],
-    details: () => ({ state: core.state, ...metrics.snapshot() }),
+    details: () => ({ state: core.state, ...metrics.snapshot(), ...gaps.closedTimeBars.snapshot() }),
     log,
     onFatal: fatal,
   });
@@ -192,6 +208,7 @@ export async function startIngestWorker(
   return {
     core,
     health,
+    closedTimeBars: gaps.closedTimeBars,
     async stop(): Promise<void> {
       stopping = true;
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
