@@ -86,5 +86,5 @@ bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts
 
-clean: down ## stop the stack and delete its data (keeps downloads)
-	rm -rf .stack/data .stack/run
+clean: down ## stop the stack and delete its data in $BI_STACK_DIR (keeps downloads)
+	@$(RUN) sh -c 'echo "deleting $$BI_STACK_DIR/data and $$BI_STACK_DIR/run"; rm -rf "$$BI_STACK_DIR/data" "$$BI_STACK_DIR/run"'
