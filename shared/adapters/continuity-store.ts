@@ -1,4 +1,6 @@
 import Redis from 'ioredis';
+import fs from 'node:fs';
+import path from 'node:path';
 
 /**
  * last_bar_time per series in Redis, read and advanced for every series of a flush in one atomic
@@ -6,28 +8,10 @@ import Redis from 'ioredis';
  *
  * A claim `(afterMs, uptoMs]` is journaled in the same script and released only after its gaps
  * are stored; a worker that dies in between leaves the claim behind, and the next flush of that
- * series takes it over, so a crash can delay a gap but never lose it.
+ * series takes it over, so a crash can delay a gap but never lose it. The script, with its KEYS
+ * and ARGV layout, is lua/claim-last-bar-times.lua.
  */
-const CLAIM_SCRIPT = `
-local out = {}
-local token = ARGV[1]
-for i = 1, #KEYS / 2 do
-  local lastKey, claimsKey = KEYS[2 * i - 1], KEYS[2 * i]
-  local maxTs, seed = ARGV[2 * i], ARGV[2 * i + 1]
-  local cur = redis.call('GET', lastKey)
-  if not cur then cur = seed end
-  if cur == '?' then
-    out[i] = { '?', {} }
-  else
-    if cur == '' or tonumber(maxTs) > tonumber(cur) then
-      redis.call('SET', lastKey, maxTs)
-      redis.call('HSET', claimsKey, token .. ':' .. i, cur .. '|' .. maxTs)
-    end
-    out[i] = { cur, redis.call('HGETALL', claimsKey) }
-  end
-end
-return out
-`;
+const CLAIM_SCRIPT = fs.readFileSync(path.join(__dirname, 'lua/claim-last-bar-times.lua'), 'utf8');
 
 /** Seed for a series not looked up in PostgreSQL yet: the script claims nothing and says so. */
 const UNKNOWN = '?';
