@@ -2,6 +2,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The client libraries of Kafka, the registry, PostgreSQL and Redis. */
+const DRIVERS = ['kafkajs', 'knex', 'pg', 'ioredis', 'avsc', '@kafkajs/*'];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.stack/', 'bench/results/'] },
   js.configs.recommended,
@@ -28,8 +31,19 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['kafkajs', 'knex', 'pg', 'ioredis', 'avsc', '@kafkajs/*', '../adapters/*'] },
+        { patterns: [...DRIVERS, '../adapters/*', '../runtime/*', '**/workers/**'] },
       ],
     },
+  },
+  {
+    // Workers are leaves: what several of them (or the exporter, the scripts) need lives in shared/.
+    files: ['shared/**/*.ts', 'exporter/**/*.ts', 'scripts/**/*.ts', 'migrations/**/*.ts'],
+    ignores: ['shared/domain/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/workers/**'] }] },
+  },
+  {
+    // A worker's core is its logic: it reaches the services only through the ports main.ts wires.
+    files: ['workers/ingest/core.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...DRIVERS, '**/adapters/**'] }] },
   },
 );

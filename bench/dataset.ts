@@ -10,7 +10,7 @@ import { RegistryCodec, readSchema, SCHEMA_FILES } from '../shared/adapters/regi
 import type { WireBar } from '../shared/domain/bar';
 import { barAt, ExportedSeries } from '../exporter/generate';
 import { BarPublisher } from '../exporter/publisher';
-import { EXPORTER_HEADER } from '../workers/ingest/core';
+import { EXPORTER_HEADER } from '../shared/contract';
 
 export const SERIES = 200;
 export const RUNS = 5;

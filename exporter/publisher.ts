@@ -2,7 +2,7 @@ import type { Producer, Message } from 'kafkajs';
 import type { WireBar } from '../shared/domain/bar';
 import type { RegistryCodec } from '../shared/adapters/registry';
 import { readSchema, SCHEMA_FILES } from '../shared/adapters/registry';
-import { EXPORTER_HEADER } from '../workers/ingest/core';
+import { EXPORTER_HEADER } from '../shared/contract';
 
 /**
  * Publishes bars the way an exporter must: Avro in the Confluent wire format under

@@ -4,16 +4,7 @@
  * register a venue) and replay it. Every worker dead-letters through this one function.
  */
 import type { Producer } from 'kafkajs';
-
-/** The headers a dead letter carries (part of the public contract: docs/exporter-contract.md). */
-export const DLQ_HEADERS = {
-  code: 'bi-error-code',
-  reason: 'bi-error-reason',
-  topic: 'bi-source-topic',
-  partition: 'bi-source-partition',
-  offset: 'bi-source-offset',
-  timestamp: 'bi-source-timestamp',
-} as const;
+import { DLQ_HEADERS } from '../contract';
 
 /** A header value is capped so that a long reason can never make the dead letter itself too large. */
 const MAX_REASON_CHARS = 2_000;

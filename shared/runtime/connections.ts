@@ -1,3 +1,4 @@
+import { DEFAULT_TOPICS } from '../contract';
 import { EnvReader } from './config';
 import { registerSecret } from './log';
 
@@ -93,19 +94,23 @@ function readConnectionSettings(env: EnvReader, clientId: string): Connections {
     ),
     topicPrefix: prefix,
     topics: {
-      bars: topic('BI_TOPIC_BARS', 'md.bars.v1', 'topic of incoming bars'),
+      bars: topic('BI_TOPIC_BARS', DEFAULT_TOPICS.bars, 'topic of incoming bars'),
       connectionStatus: topic(
         'BI_TOPIC_CONNECTION_STATUS',
-        'md.connection-status.v1',
+        DEFAULT_TOPICS.connectionStatus,
         'topic of exporter connection events',
       ),
-      gaps: topic('BI_TOPIC_GAPS', 'md.gaps.v1', 'topic of DataGap events'),
-      historyRequests: topic('BI_TOPIC_HISTORY_REQUESTS', 'md.history-requests.v1', 'topic of backfill requests'),
-      historyResponses: topic('BI_TOPIC_HISTORY_RESPONSES', 'md.history-responses.v1', 'topic of backfill answers'),
-      barsDlq: topic('BI_TOPIC_BARS_DLQ', 'md.bars.dlq.v1', 'dead-letter topic for rejected bars'),
+      gaps: topic('BI_TOPIC_GAPS', DEFAULT_TOPICS.gaps, 'topic of DataGap events'),
+      historyRequests: topic('BI_TOPIC_HISTORY_REQUESTS', DEFAULT_TOPICS.historyRequests, 'topic of backfill requests'),
+      historyResponses: topic(
+        'BI_TOPIC_HISTORY_RESPONSES',
+        DEFAULT_TOPICS.historyResponses,
+        'topic of backfill answers',
+      ),
+      barsDlq: topic('BI_TOPIC_BARS_DLQ', DEFAULT_TOPICS.barsDlq, 'dead-letter topic for rejected bars'),
       continuityDlq: topic(
         'BI_TOPIC_CONTINUITY_DLQ',
-        'md.continuity.dlq.v1',
+        DEFAULT_TOPICS.continuityDlq,
         'dead-letter topic for rejected connection status events and history responses',
       ),
     },

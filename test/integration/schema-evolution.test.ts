@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SCHEMAS_DIR } from '../../shared/adapters/registry';
-import { EXPORTER_HEADER } from '../../workers/ingest/core';
+import { EXPORTER_HEADER } from '../../shared/contract';
 import { BarPublisher } from '../../exporter/publisher';
 import { checkSchemas, formatResult, LEGACY_BAR_SCHEMA_FILE } from '../../scripts/check-schemas';
 import { db, minutesAgo, TestContext, truncateData } from '../support/stack';

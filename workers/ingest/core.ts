@@ -8,6 +8,7 @@ import {
   IdentityCache,
   WireBar,
 } from '../../shared/domain/bar';
+import { EXPORTER_HEADER } from '../../shared/contract';
 import { RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
@@ -101,8 +102,6 @@ export interface IngestOptions {
   onFatal?: (err: FatalError) => void;
   now?: () => number;
 }
-
-export const EXPORTER_HEADER = 'bi-exporter-id';
 
 /** Where the flush pipeline is; `/healthz` shows it and the unit tests follow it. */
 export type PipelineState = 'idle' | 'collecting' | 'writing' | 'retrying' | 'stopping' | 'failed';
