@@ -1,16 +1,9 @@
 import type { Knex } from 'knex';
 import type { SeriesIdentity } from '../domain/series';
 import { seriesKey } from '../domain/series';
-import type { BarRow, RunSpan } from '../domain/flush';
+import type { BarRow, RunSpan, WriteResult } from '../domain/flush';
 
-export interface WriteResult {
-  inserted: number;
-  corrected: number;
-  /** Identical re-sends and older versions: nothing written. */
-  unchanged: number;
-}
-
-const EPOCH_MS = `timestamptz 'epoch' + interval '1 millisecond' *`;
+import { EPOCH_MS } from './sql';
 
 /**
  * Series ids by series key, cached for the life of the process. Ids never change once created,
@@ -21,10 +14,6 @@ export class SeriesDirectory {
   private readonly ids = new Map<string, number>();
 
   constructor(private readonly knex: Knex) {}
-
-  get size(): number {
-    return this.ids.size;
-  }
 
   async resolve(series: Iterable<SeriesIdentity>): Promise<Map<string, number>> {
     const missing = new Map<string, SeriesIdentity>();
@@ -136,7 +125,7 @@ export async function writeFlush(
   );
   const inserted = Number(result.rows[0]!.inserted);
   const changed = Number(result.rows[0]!.changed);
-  return { inserted, corrected: changed - inserted, unchanged: rows.length - changed };
+  return { inserted, corrected: changed - inserted };
 }
 
 /** Per series in the flush, its first and last bar time (rows sorted by series, then time). */

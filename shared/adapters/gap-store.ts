@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { GapKind, GapRange, GapStatus, gapId } from '../domain/gaps';
 
 const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::bigint`;
-const TS = `timestamptz 'epoch' + interval '1 millisecond' *`;
+import { EPOCH_MS as TS } from './sql';
 
 export interface StoredGap {
   gapId: string;

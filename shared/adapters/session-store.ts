@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-const TS = `timestamptz 'epoch' + interval '1 millisecond' *`;
+import { EPOCH_MS as TS } from './sql';
 
 /**
  * connection_sessions: the exporter's online and offline periods per provider and venue. Events

@@ -22,6 +22,12 @@ export interface BarRow {
   versionMs: number;
 }
 
+/** What a flush's write did: new rows, and rows whose values changed (corrections). */
+export interface WriteResult {
+  inserted: number;
+  corrected: number;
+}
+
 /** The bar open times one strategy run saw in one series during a flush. */
 export interface RunSpan {
   runId: string;

@@ -86,7 +86,7 @@ class Recorder {
         const failure = this.writeFailure(rows);
         if (failure) throw failure;
         this.rows.push(...rows);
-        return { inserted: rows.length, corrected: 0, unchanged: 0 };
+        return { inserted: rows.length, corrected: 0 };
       },
       deadLetter: async (rejected) => {
         this.deadLetters.push(...rejected);

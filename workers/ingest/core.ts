@@ -10,7 +10,7 @@ import {
 } from '../../shared/domain/bar';
 import { EXPORTER_HEADER } from '../../shared/contract';
 import { RejectCode } from '../../shared/domain/errors';
-import { accept, AcceptedBar, BarRow, planFlush, RunSpan } from '../../shared/domain/flush';
+import { accept, AcceptedBar, BarRow, planFlush, RunSpan, WriteResult } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
 import { backoffDelays, DependencyHealth, HealthReport } from '../../shared/runtime/dependency-health';
 import {
@@ -46,12 +46,6 @@ export interface OffsetToCommit {
   partition: number;
   /** The next offset to read, as Kafka expects. */
   offset: string;
-}
-
-export interface WriteResult {
-  inserted: number;
-  corrected: number;
-  unchanged: number;
 }
 
 /** Everything the core needs from the outside world, as small functions. */
