@@ -199,7 +199,7 @@ export function formatResult(result: SchemaCheckResult, quiet = false): string {
  * already-registered schema returns its id and adds no version, so this is idempotent.
  */
 export async function registerBarSchemas(c: Connections): Promise<{ v1: number | null; v2: number }> {
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const read = (file: string): string => fs.readFileSync(path.join(SCHEMAS_DIR, file), 'utf8');
   const subject = encodeURIComponent(`${c.topics.bars}-value`);
   const legacy = read(LEGACY_BAR_SCHEMA_FILE);

@@ -1,8 +1,10 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import type { Type } from 'avsc';
 import { RejectError } from '../domain/errors';
+import type { RegistrySettings } from '../runtime/connections';
 
 /** Avro in the Confluent wire format: magic byte 0, 4-byte schema id, Avro body. */
 export interface AvroCodec {
@@ -34,8 +36,16 @@ export class RegistryCodec implements AvroCodec {
   readonly client: SchemaRegistry;
   private readonly types = new Map<number, Type>();
 
-  constructor(url: string) {
-    this.client = new SchemaRegistry({ host: url });
+  /** A URL (no authentication, system CAs) or settings with basic auth and a CA bundle. */
+  constructor(registry: string | RegistrySettings) {
+    const settings: RegistrySettings = typeof registry === 'string' ? { url: registry, security: {} } : registry;
+    const { auth, ca } = settings.security;
+    this.client = new SchemaRegistry({
+      host: settings.url,
+      auth,
+      // Only https needs an agent: it carries the CA bundle the registry's certificate is checked against.
+      agent: ca && settings.url.startsWith('https://') ? new https.Agent({ ca, keepAlive: true }) : undefined,
+    });
   }
 
   /** Registers a schema under `<topic>-value`, BACKWARD compatible, and returns its id. */

@@ -1,4 +1,14 @@
 import { EnvReader } from './config';
+import {
+  KafkaSecurity,
+  PgSecurity,
+  readKafkaSecurity,
+  readPgSecurity,
+  readRedisSecurity,
+  readRegistrySecurity,
+  RedisSecurity,
+  RegistrySecurity,
+} from './security';
 
 /**
  * Where the services are. Defaults match stack.env, so a process started by `make` or by hand on
@@ -10,6 +20,24 @@ export interface PgSettings {
   database: string;
   user: string;
   password: string;
+  security: PgSecurity;
+}
+
+export interface RedisSettings {
+  host: string;
+  port: number;
+  security: RedisSecurity;
+}
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  security: KafkaSecurity;
+}
+
+export interface RegistrySettings {
+  url: string;
+  security: RegistrySecurity;
 }
 
 export interface Topics {
@@ -24,8 +52,10 @@ export interface Topics {
 export interface Connections {
   pgAdmin: PgSettings;
   pgWorker: PgSettings;
-  redis: { host: string; port: number };
-  kafka: { brokers: string[]; clientId: string };
+  redis: RedisSettings;
+  kafka: KafkaSettings;
+  registry: RegistrySettings;
+  /** Same as registry.url (kept for callers that only need the address). */
   registryUrl: string;
   /** Prepended to every topic name (and, by default, to Redis keys): isolates test runs. */
   topicPrefix: string;
@@ -40,24 +70,41 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
   const topic = (name: string, fallback: string, help: string): string => prefix + env.string(name, fallback, help);
   const registryHost = env.string('BI_REGISTRY_HOST', '127.0.0.1', 'schema registry host');
   const registryPort = env.int('BI_REGISTRY_PORT', 58081, 'schema registry port', { min: 1, max: 65535 });
+  const pgSecurity = readPgSecurity(env);
+  const registryUrl = env.string(
+    'BI_REGISTRY_URL',
+    `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
+    'Confluent-compatible schema registry base URL (https:// for TLS)',
+  );
   return {
     pgAdmin: {
       host,
       port,
       database,
       user: env.string('BI_PG_ADMIN_USER', 'bar_ingest_admin', 'PostgreSQL role that runs migrations'),
-      password: env.string('BI_PG_ADMIN_PASSWORD', 'bar_ingest_admin', 'password of the migration role'),
+      password: env.secret(
+        'BI_PG_ADMIN_PASSWORD',
+        'bar_ingest_admin',
+        "password of the migration role (the default is the local stack's)",
+      ),
+      security: pgSecurity,
     },
     pgWorker: {
       host,
       port,
       database,
       user: env.string('BI_PG_WORKER_USER', 'bar_ingest_worker', 'least-privilege PostgreSQL role of the workers'),
-      password: env.string('BI_PG_WORKER_PASSWORD', 'bar_ingest_worker', 'password of the worker role'),
+      password: env.secret(
+        'BI_PG_WORKER_PASSWORD',
+        'bar_ingest_worker',
+        "password of the worker role (the default is the local stack's)",
+      ),
+      security: pgSecurity,
     },
     redis: {
       host: env.string('BI_REDIS_HOST', '127.0.0.1', 'Redis host'),
       port: env.int('BI_REDIS_PORT', 56379, 'Redis port', { min: 1, max: 65535 }),
+      security: readRedisSecurity(env),
     },
     kafka: {
       brokers: env.list(
@@ -68,12 +115,10 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
         'Kafka bootstrap servers, comma-separated host:port',
       ),
       clientId: env.string('BI_KAFKA_CLIENT_ID', clientId, 'Kafka client id'),
+      security: readKafkaSecurity(env),
     },
-    registryUrl: env.string(
-      'BI_REGISTRY_URL',
-      `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
-      'Confluent-compatible schema registry base URL',
-    ),
+    registry: { url: registryUrl, security: readRegistrySecurity(env, registryUrl) },
+    registryUrl,
     topicPrefix: prefix,
     topics: {
       bars: topic('BI_TOPIC_BARS', 'md.bars.v1', 'topic of incoming bars'),

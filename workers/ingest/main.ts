@@ -9,7 +9,8 @@ import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/r
 import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
-import Redis from 'ioredis';
+import { createRedis } from '../../shared/adapters/redis';
+import { checkConnections } from '../../shared/adapters/preflight';
 import { GapTracker } from './continuity';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
@@ -50,9 +51,11 @@ function headersOf(
 export async function startIngestWorker(config: IngestConfig, log = createLogger({ worker: 'ingest' })) {
   const { connections: c } = config;
   armCrash(config.crashAt);
+  // A wrong password or an untrusted certificate stops the worker here, naming the service.
+  await checkConnections(c, c.pgWorker, ['postgres', 'redis', 'kafka', 'registry']);
   const kafka = createKafka(c.kafka, log);
   const knex = createKnex(c.pgWorker, { min: 1, max: config.pgPoolMax });
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const catalog = new DbCatalog(knex, { autoRegister: config.autoRegister, reloadEveryMs: 5_000 });
   const series = new SeriesDirectory(knex);
   // Dead letters are at-least-once (a retried send may duplicate one); each carries its source offset.
@@ -67,7 +70,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
     maxWaitTimeInMs: 500,
   });
 
-  const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = createRedis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
   await redis.connect();
