@@ -6,14 +6,13 @@
  * names the service, its address and the variables to check; anything else (a service still
  * starting, say) is left to the normal connect path, which retries.
  */
-import http from 'node:http';
-import https from 'node:https';
 import pg from 'pg';
 import type { Connections, PgSettings } from '../runtime/connections';
 import { silentLogger } from '../runtime/log';
 import { createKafka } from './kafka';
 import { pgConnectionOptions } from './postgres';
 import { createRedis } from './redis';
+import { registryFetch } from './registry';
 
 export type Service = 'postgres' | 'redis' | 'kafka' | 'registry';
 
@@ -136,26 +135,7 @@ async function tryKafka(c: Connections): Promise<void> {
 }
 
 async function tryRegistry(c: Connections): Promise<void> {
-  const { url, security } = c.registry;
-  const target = new URL(`${url.replace(/\/$/, '')}/subjects`);
-  const secure = target.protocol === 'https:';
-  const headers: Record<string, string> = {};
-  if (security.auth) {
-    headers.authorization = `Basic ${Buffer.from(`${security.auth.username}:${security.auth.password}`).toString('base64')}`;
-  }
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      target,
-      { method: 'GET', headers, timeout: 5_000, ...(secure && security.ca ? { ca: security.ca } : {}) },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+  const { status } = await registryFetch(c.registry, '/subjects');
   if (status === 401 || status === 403) {
     throw Object.assign(new Error(`the registry answered HTTP ${status}: not authenticated`), {
       code: 'REGISTRY_AUTH',

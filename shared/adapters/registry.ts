@@ -1,5 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { Type } from 'avsc';
@@ -89,4 +90,54 @@ export class RegistryCodec implements AvroCodec {
   async encode(schemaId: number, value: unknown): Promise<Buffer> {
     return this.client.encode(schemaId, value);
   }
+}
+
+/** The part of a fetch Response the registry helpers use. */
+export interface RegistryResponse {
+  status: number;
+  ok: boolean;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/**
+ * One request to the registry's REST API (`path` after the base URL) with its basic auth and CA
+ * bundle: the global fetch can take neither a CA bundle nor, portably, an agent. Network and TLS
+ * errors reject as a TypeError, as fetch's do.
+ */
+export function registryFetch(
+  registry: string | RegistrySettings,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RegistryResponse> {
+  const settings: RegistrySettings = typeof registry === 'string' ? { url: registry, security: {} } : registry;
+  const target = new URL(settings.url.replace(/\/$/, '') + path);
+  const secure = target.protocol === 'https:';
+  const headers: Record<string, string> = { ...init.headers };
+  const { auth, ca } = settings.security;
+  if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      target,
+      { method: init.method ?? 'GET', headers, timeout: 10_000, ...(secure && ca ? { ca } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            text: () => Promise.resolve(body),
+            json: () => Promise.resolve(JSON.parse(body) as unknown),
+          });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => reject(Object.assign(new TypeError(`${err.message}`), { cause: err })));
+    req.end(init.body);
+  });
 }
