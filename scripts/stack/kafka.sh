@@ -163,7 +163,8 @@ background.threads=4
 log.cleaner.dedupe.buffer.size=16777216
 log.cleaner.threads=1
 EOF
-  if secure_on; then secure_kafka_props >>"$(_kafka_props)"; fi
+  # The secured broker's properties hold its SCRAM password.
+  if secure_on; then secure_kafka_props >>"$(_kafka_props)"; chmod 600 "$(_kafka_props)"; fi
 }
 
 # Rotate the previous run's log out of the way so readiness checks and
