@@ -61,7 +61,7 @@ export function readKafkaSecurity(env: EnvReader): KafkaSecurity {
   );
   const username = env.string('BI_KAFKA_SASL_USERNAME', '', 'SASL user name');
   const password = env.secret('BI_KAFKA_SASL_PASSWORD', '', 'SASL password');
-  const ca = env.fileContent('BI_KAFKA_CA_FILE', 'PEM file of the CAs that sign the brokers (default: the system CAs)');
+  const ca = env.fileContent('BI_KAFKA_CA_FILE', 'PEM file of the CAs that sign the brokers; unset: the system CAs');
   const cert = env.fileContent('BI_KAFKA_CERT_FILE', 'PEM client certificate for mutual TLS');
   const key = env.fileContent('BI_KAFKA_KEY_FILE', 'PEM private key of BI_KAFKA_CERT_FILE');
 
@@ -113,7 +113,7 @@ export function readRedisSecurity(env: EnvReader): RedisSecurity {
   const tls = env.bool('BI_REDIS_TLS', false, 'connect to Redis over TLS (rediss)');
   const ca = env.fileContent(
     'BI_REDIS_CA_FILE',
-    'PEM file of the CAs that sign the Redis server (default: the system CAs)',
+    'PEM file of the CAs that sign the Redis server; unset: the system CAs',
   );
   if (username !== '' && password === '') env.problem('BI_REDIS_USERNAME is set without BI_REDIS_PASSWORD (or _FILE)');
   if (!tls && env.isSet('BI_REDIS_CA_FILE')) env.problem('BI_REDIS_CA_FILE is set but BI_REDIS_TLS is off');
