@@ -96,6 +96,7 @@ case "$cmd" in
     if secure_on; then secure_material; fi
     # Kafka and the registry are slow JVM starts; PostgreSQL and Redis are quick, so start those first.
     for s in "${SERVICES[@]}"; do "${s}_start"; done
+    if secure_on && [[ " ${SERVICES[*]} " == *" kafka "* ]]; then secure_kafka_acls; fi
     ;;
   down)
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "${SERVICES[i]}_stop"; done

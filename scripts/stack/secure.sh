@@ -98,7 +98,40 @@ ssl.keystore.location=$tls/server.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$tls/ca.crt
 ssl.client.auth=none
+# ACLs: bi-admin (the broker, and the ACL set-up) is a super user; so is the controller listener's
+# ANONYMOUS principal, which only the broker itself uses (KRaft, loopback). Everyone else gets
+# only what secure_kafka_acls grants.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:bi-admin;User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
 EOF
+}
+
+# The worker user's ACLs, once per formatted broker (they live in the metadata log): its topics
+# (md.*, and t-* for the test suite's per-test topics, which the tests also delete) and its
+# consumer groups (bar-ingest*, and the tests' t-* and reader-* groups). Nothing else.
+secure_kafka_acls() {
+  local marker cfg tls
+  marker="$BI_STACK_DIR/data/kafka-acls.done"; cfg="$BI_STACK_DIR/run/kafka-admin.properties"
+  tls=$(_secure_tls)
+  [ -f "$marker" ] && return 0
+  (umask 077 && cat >"$cfg" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="bi-admin" password="$(secure_secret kafka-admin)";
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.crt
+EOF
+  )
+  log "secure: granting Kafka ACLs to $BI_KAFKA_SASL_USERNAME"
+  local acl=(kafka.admin.AclCommand --bootstrap-server "$BI_KAFKA_HOST:$BI_KAFKA_PORT" --command-config "$cfg"
+    --add --allow-principal "User:$BI_KAFKA_SASL_USERNAME" --resource-pattern-type prefixed --force)
+  kafka_tool "${acl[@]}" --operation Read --operation Write --operation Describe --operation Create \
+    --topic md. --topic t- >/dev/null || die "could not grant the topic ACLs"
+  kafka_tool "${acl[@]}" --operation Delete --topic t- >/dev/null || die "could not grant the test topics' Delete ACL"
+  kafka_tool "${acl[@]}" --operation Read --operation Describe --group bar-ingest --group t- --group reader- \
+    >/dev/null || die "could not grant the group ACLs"
+  touch "$marker"
 }
 
 # SCRAM credentials written into the metadata log when the storage is formatted.
