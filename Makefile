@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage clean \
 	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate
 
 help: ## list the targets
@@ -22,8 +22,12 @@ deps: node_modules/.installed ## install Node dependencies (npm ci), once
 up: ## install what is missing and start PostgreSQL, Redis, Kafka and the registry (idempotent)
 	@scripts/stack.sh up
 
-down: ## stop every service the stack started
+down: ## stop every service the stack started (the secured stack's too)
 	@scripts/stack.sh down
+	@BI_SECURE=1 scripts/stack.sh down
+
+up-secure: ## the secured stack (TLS, SCRAM, ACL user, passwords in files) on its own ports: same as BI_SECURE=1 make up
+	@BI_SECURE=1 scripts/stack.sh up
 
 status: ## show each service and its port
 	@scripts/stack.sh status
@@ -39,12 +43,23 @@ demo: prepare ## run the reference exporter and two ingest workers end to end, p
 test: prepare ## the whole suite against the real services: static checks, unit, integration
 	@$(MAKE) --no-print-directory typecheck lint
 	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke
+	@$(MAKE) --no-print-directory test-secure
 
 test-unit: deps ## fast unit tests of the pure domain
 	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
 
 test-integration: deps ## integration tests (needs `make prepare`)
 	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.integration.json
+
+# The pipeline, gap and continuity tests once more, against the secured stack (the same test files,
+# configured by BI_SECURE=1 through scripts/stack/secure-env.sh), plus the secured stack's own tests.
+SECURE_TESTS := test/integration/ingest-pipeline.test.ts test/integration/gaps.test.ts \
+	test/integration/backfill.test.ts test/integration/privileges.test.ts test/secure/*.test.ts
+
+test-secure: deps ## the pipeline, gap and continuity tests against the secured stack (starts it)
+	@BI_SECURE=1 $(MAKE) --no-print-directory prepare
+	@BI_SECURE=1 $(TEST_ENV) $(RUN) $(BIN)/mocha --require tsx/cjs --require test/support/hooks.ts --extension ts \
+		--timeout 120000 --slow 5000 --exit $(SECURE_TESTS)
 
 typecheck: deps ## strict TypeScript
 	@$(BIN)/tsc -p tsconfig.json --noEmit
@@ -86,5 +101,5 @@ bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts
 
-clean: down ## stop the stack and delete its data in $BI_STACK_DIR (keeps downloads)
-	@$(RUN) sh -c 'echo "deleting $$BI_STACK_DIR/data and $$BI_STACK_DIR/run"; rm -rf "$$BI_STACK_DIR/data" "$$BI_STACK_DIR/run"'
+clean: down ## stop the stacks and delete their data in $BI_STACK_DIR (keeps downloads)
+	@$(RUN) sh -c 'echo "deleting $$BI_STACK_DIR/data, run and secure"; rm -rf "$$BI_STACK_DIR/data" "$$BI_STACK_DIR/run" "$$BI_STACK_DIR/secure"'

@@ -29,10 +29,7 @@ export default tseslint.config(
     // The domain imports no driver: it must stay pure so it can be unit-tested and reused.
     files: ['shared/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [...DRIVERS, '../adapters/*', '../runtime/*', '**/workers/**'] },
-      ],
+      'no-restricted-imports': ['error', { patterns: [...DRIVERS, '../adapters/*', '../runtime/*', '**/workers/**'] }],
     },
   },
   {

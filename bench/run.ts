@@ -128,7 +128,7 @@ class Stream {
     this.env = { ...env, BI_TOPIC_PREFIX: this.prefix };
     this.connections = readConnections(new EnvReader(this.env), 'bar-ingest-bench');
     this.kafka = createKafka(this.connections.kafka, silentLogger);
-    this.codec = new RegistryCodec(this.connections.registryUrl);
+    this.codec = new RegistryCodec(this.connections.registry);
   }
 
   get topic(): string {

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     maxInFlightRequests: 1,
   });
   await producer.connect();
-  const publisher = new BarPublisher(producer, new RegistryCodec(c.registryUrl), c.topics.bars, args.exporterId);
+  const publisher = new BarPublisher(producer, new RegistryCodec(c.registry), c.topics.bars, args.exporterId);
   const now = Date.now();
   const plan = demoPlan(args.bars, args.runs, now);
   await publisher.publish(plan.bars);

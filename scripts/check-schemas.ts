@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import avro from 'avsc';
-import { RegistryCodec, SCHEMAS_DIR, SCHEMA_FILES } from '../shared/adapters/registry';
+import { registryFetch, RegistryCodec, SCHEMAS_DIR, SCHEMA_FILES } from '../shared/adapters/registry';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
 import { EnvReader } from '../shared/runtime/config';
-import { Connections, readConnections, Topics } from '../shared/runtime/connections';
+import { Connections, readConnections, RegistrySettings, Topics } from '../shared/runtime/connections';
 import { handleHelp, loadConfigOrExit } from '../shared/runtime/process';
 
 /** The legacy Bar message (no provider, no venue), registered under the bars subject before bar.avsc. */
@@ -103,13 +103,17 @@ interface CompatAnswer {
 }
 
 /** Asks the registry whether `schema` is compatible with the subject's latest version. */
-async function askRegistry(registryUrl: string, subject: string, schema: string): Promise<CompatAnswer> {
+async function askRegistry(
+  registry: string | RegistrySettings,
+  subject: string,
+  schema: string,
+): Promise<CompatAnswer> {
   const s = encodeURIComponent(subject);
-  const latest = await fetch(`${registryUrl}/subjects/${s}/versions/latest`);
+  const latest = await registryFetch(registry, `/subjects/${s}/versions/latest`);
   if (latest.status === 404) return { registered: false, compatible: true };
   if (!latest.ok) throw new Error(`registry answered ${latest.status} for ${subject}: ${await latest.text()}`);
   const latestSchema = ((await latest.json()) as { schema: string }).schema;
-  const res = await fetch(`${registryUrl}/compatibility/subjects/${s}/versions/latest?verbose=true`, {
+  const res = await registryFetch(registry, `/compatibility/subjects/${s}/versions/latest?verbose=true`, {
     method: 'POST',
     headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
     body: JSON.stringify({ schema, schemaType: 'AVRO' }),
@@ -123,7 +127,8 @@ async function askRegistry(registryUrl: string, subject: string, schema: string)
 /** Checks every *.avsc in `dir` against the subjects of `topics`. */
 export async function checkSchemas(options: {
   dir: string;
-  registryUrl: string;
+  /** A URL, or settings with the registry's auth and CA. */
+  registryUrl: string | RegistrySettings;
   topics: Topics;
 }): Promise<SchemaCheckResult> {
   const files = fs
@@ -199,16 +204,16 @@ export function formatResult(result: SchemaCheckResult, quiet = false): string {
  * already-registered schema returns its id and adds no version, so this is idempotent.
  */
 export async function registerBarSchemas(c: Connections): Promise<{ v1: number | null; v2: number }> {
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const read = (file: string): string => fs.readFileSync(path.join(SCHEMAS_DIR, file), 'utf8');
   const subject = encodeURIComponent(`${c.topics.bars}-value`);
   const legacy = read(LEGACY_BAR_SCHEMA_FILE);
   let v1: number | null = null;
-  const versions = await fetch(`${c.registryUrl}/subjects/${subject}/versions`);
+  const versions = await registryFetch(c.registry, `/subjects/${subject}/versions`);
   if (versions.status === 404) {
     v1 = await codec.register(c.topics.bars, legacy);
   } else {
-    const found = await fetch(`${c.registryUrl}/subjects/${subject}`, {
+    const found = await registryFetch(c.registry, `/subjects/${subject}`, {
       method: 'POST',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ schema: legacy, schemaType: 'AVRO' }),
@@ -239,7 +244,7 @@ async function main(): Promise<void> {
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-check-schemas'));
   let result: SchemaCheckResult;
   try {
-    result = await checkSchemas({ dir: path.resolve(args.dir), registryUrl: c.registryUrl, topics: c.topics });
+    result = await checkSchemas({ dir: path.resolve(args.dir), registryUrl: c.registry, topics: c.topics });
   } catch (err) {
     // fetch says only "fetch failed"; say where and what to do.
     if (err instanceof TypeError) {

@@ -32,7 +32,7 @@ export async function createTopics(c: Connections, log: Logger): Promise<string[
 }
 
 export async function registerSchemas(c: Connections): Promise<Record<string, number>> {
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const ids: Record<string, number> = {};
   // Bar v1 (the legacy message) first, so the bars subject's history is v1 -> v2 (BACKWARD).
   const { v1 } = await registerBarSchemas(c);

@@ -8,6 +8,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 . "$ROOT/scripts/stack/env.sh"
+# The secured stack (BI_SECURE=1) shares the plain stack's downloads.
+if [ "${BI_SECURE:-0}" = 1 ] && [ ! -e "$BI_STACK_DIR/cache" ]; then
+  mkdir -p "$BI_STACK_DIR" "$BI_PLAIN_STACK_DIR/cache"
+  ln -s "$BI_PLAIN_STACK_DIR/cache" "$BI_STACK_DIR/cache"
+fi
 mkdir -p "$BI_STACK_DIR/cache" "$BI_STACK_DIR/data" "$BI_STACK_DIR/run"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -59,6 +64,16 @@ apt_install() {
   fi
 }
 
+# stack_secret NAME: the value of NAME, or the content of the file NAME_FILE names (as the workers read it).
+stack_secret() {
+  local file_var="${1}_FILE"
+  if [ -n "${!file_var:-}" ]; then cat "${!file_var}"; else printf '%s' "${!1:-}"; fi
+}
+
+# BI_SECURE=1 (scripts/stack/secure-env.sh): the secured stack's certificates, passwords and options.
+secure_on() { [ "${BI_SECURE:-0}" = 1 ]; }
+. "$ROOT/scripts/stack/secure.sh"
+
 . "$ROOT/scripts/stack/postgres.sh"
 . "$ROOT/scripts/stack/redis.sh"
 . "$ROOT/scripts/stack/kafka.sh"
@@ -78,8 +93,10 @@ case "$cmd" in
     ;;
   up)
     for s in "${SERVICES[@]}"; do "${s}_install"; done
+    if secure_on; then secure_material; fi
     # Kafka and the registry are slow JVM starts; PostgreSQL and Redis are quick, so start those first.
     for s in "${SERVICES[@]}"; do "${s}_start"; done
+    if secure_on && [[ " ${SERVICES[*]} " == *" kafka "* ]]; then secure_kafka_acls; fi
     ;;
   down)
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "${SERVICES[i]}_stop"; done

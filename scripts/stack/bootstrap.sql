@@ -1,8 +1,9 @@
 -- Roles and grants of one bar-ingest database, idempotent. Run by psql against that database with
 -- -v admin_user=... -v admin_password=... -v worker_user=... -v worker_password=... -v db=...
 -- Used by the native stack (scripts/stack/postgres.sh) and by docker-compose (postgres-init.sh).
--- The admin role owns the database and runs migrations; the worker role may only read and write
--- rows (no DDL), granted by default privileges so tables that later migrations create are covered.
+-- The admin role owns the database and runs migrations; the worker role may connect and see the
+-- schema. Its rights on tables are granted by the migrations, table by table, so they are the same
+-- in every deployment (migrations/20261127000001_worker_privileges.ts, shared/adapters/privileges.ts).
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'admin_user', :'admin_password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'admin_user') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'worker_user', :'worker_password')
@@ -12,9 +13,3 @@ ALTER SCHEMA public OWNER TO :"admin_user";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"db" TO :"worker_user";
 GRANT USAGE ON SCHEMA public TO :"worker_user";
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"worker_user";
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"worker_user";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"admin_user" IN SCHEMA public
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"worker_user";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"admin_user" IN SCHEMA public
-  GRANT USAGE, SELECT ON SEQUENCES TO :"worker_user";

@@ -5,6 +5,9 @@ set -a
 [ -f "$ROOT/.env.local" ] && . "$ROOT/.env.local"
 # shellcheck source=../../stack.env
 . "$ROOT/stack.env"
-set +a
 case "$BI_STACK_DIR" in /*) ;; *) BI_STACK_DIR="$ROOT/$BI_STACK_DIR" ;; esac
+# BI_SECURE=1: the secured stack (TLS, SASL, passwords from files) on its own ports and data dir.
+# shellcheck source=secure-env.sh
+[ "${BI_SECURE:-0}" = 1 ] && . "$ROOT/scripts/stack/secure-env.sh"
+set +a
 export BI_STACK_DIR

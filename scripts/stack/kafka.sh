@@ -163,6 +163,8 @@ background.threads=4
 log.cleaner.dedupe.buffer.size=16777216
 log.cleaner.threads=1
 EOF
+  # The secured broker's properties hold its SCRAM password.
+  if secure_on; then secure_kafka_props >>"$(_kafka_props)"; chmod 600 "$(_kafka_props)"; fi
 }
 
 # Rotate the previous run's log out of the way so readiness checks and
@@ -197,7 +199,9 @@ _kafka_format_storage() {
   [[ -f "$data/meta.properties" ]] && return 0
   id=$(_kafka_cluster_id) || return 1
   log "kafka: formatting $data (cluster id $id)"
-  if ! out=$(_kafka_java_tool kafka.tools.StorageTool format -t "$id" -c "$(_kafka_props)" --ignore-formatted 2>&1); then
+  local extra=()
+  if secure_on; then mapfile -t extra < <(secure_kafka_format_args); fi
+  if ! out=$(_kafka_java_tool kafka.tools.StorageTool format -t "$id" -c "$(_kafka_props)" --ignore-formatted "${extra[@]}" 2>&1); then
     _kafka_err "storage format failed:"; printf '%s\n' "$out" >&2
     return 1
   fi

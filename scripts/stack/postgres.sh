@@ -45,9 +45,11 @@ postgres_start() {
   else
     log "starting postgres on $BI_PG_HOST:$BI_PG_PORT"
     touch "$(_pg_log)"; [ "$(id -u)" -eq 0 ] && chown postgres "$(_pg_log)"
+    local secure_opts=""
+    if secure_on; then secure_opts=$(secure_pg_options "$BI_SECURE_TLS_DIR" "$data"); fi
     # fsync stays on: the crash tests rely on committed rows being durable.
     _pg_as "$bin/pg_ctl" -D "$data" -l "$(_pg_log)" -w -t 60 start -o \
-      "-c listen_addresses=$BI_PG_HOST -p $BI_PG_PORT -k $sock -c max_connections=200 -c shared_buffers=256MB -c synchronous_commit=on" \
+      "-c listen_addresses=$BI_PG_HOST -p $BI_PG_PORT -k $sock -c max_connections=200 -c shared_buffers=256MB -c synchronous_commit=on $secure_opts" \
       >/dev/null || { tail -20 "$(_pg_log)" >&2; die "postgres did not start"; }
   fi
   _pg_bootstrap
@@ -61,8 +63,8 @@ _pg_bootstrap() {
       log "creating database $db"
       _pg_psql -d postgres -c "CREATE DATABASE \"$db\""
     fi
-    _pg_psql -d "$db" -v db="$db" -v admin_user="$BI_PG_ADMIN_USER" -v admin_password="$BI_PG_ADMIN_PASSWORD" \
-      -v worker_user="$BI_PG_WORKER_USER" -v worker_password="$BI_PG_WORKER_PASSWORD" \
+    _pg_psql -d "$db" -v db="$db" -v admin_user="$BI_PG_ADMIN_USER" -v admin_password="$(stack_secret BI_PG_ADMIN_PASSWORD)" \
+      -v worker_user="$BI_PG_WORKER_USER" -v worker_password="$(stack_secret BI_PG_WORKER_PASSWORD)" \
       -f "$ROOT/scripts/stack/bootstrap.sql" >/dev/null
   done
 }

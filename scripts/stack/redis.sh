@@ -16,7 +16,9 @@ redis_start() {
   log "starting redis on $BI_REDIS_HOST:$BI_REDIS_PORT"
   # appendonly gives Redis a durable copy of continuity state, though the design never depends on
   # it: losing Redis is recovered from PostgreSQL.
-  redis-server --bind "$BI_REDIS_HOST" --port "$BI_REDIS_PORT" --daemonize yes \
+  local listen=(--port "$BI_REDIS_PORT")
+  if secure_on; then mapfile -t listen < <(secure_redis_args); fi
+  redis-server --bind "$BI_REDIS_HOST" "${listen[@]}" --daemonize yes \
     --pidfile "$(_redis_pidfile)" --dir "$BI_STACK_DIR/data/redis" \
     --logfile "$BI_STACK_DIR/run/redis.log" --appendonly yes --save "" \
     --protected-mode yes >/dev/null

@@ -45,7 +45,11 @@ _registry_pidfile() { echo "$BI_STACK_DIR/run/registry.pid"; }
 _registry_logfile() { echo "$BI_STACK_DIR/run/registry.log"; }
 _registry_err() { echo "registry: $*" >&2; }
 
-registry_url() { echo "http://$BI_REGISTRY_HOST:$BI_REGISTRY_PORT/apis/ccompat/v7"; }
+registry_url() {
+  local scheme=http
+  if secure_on; then scheme=https; fi
+  echo "$scheme://$BI_REGISTRY_HOST:$BI_REGISTRY_PORT/apis/ccompat/v7"
+}
 
 _registry_java() {
   local java=java
@@ -70,7 +74,9 @@ _registry_pid() {
 }
 
 _registry_http_code() { # GET url -> HTTP status (000 when nothing answers)
-  curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 5 "$1" 2>/dev/null || true
+  local ca=()
+  if secure_on; then ca=(--cacert "$BI_SECURE_TLS_DIR/ca.crt"); fi
+  curl -s "${ca[@]}" -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 5 "$1" 2>/dev/null || true
 }
 
 _registry_port_busy() { (exec 3<>"/dev/tcp/$BI_REGISTRY_HOST/$BI_REGISTRY_PORT") 2>/dev/null; }
@@ -128,8 +134,9 @@ _registry_cmd() {
     -Dquarkus.oidc.tenant-enabled=false \
     "-Dapicurio.import.work-dir=$tmpdir" "-Dapicurio.storage.snapshot.location=$tmpdir" \
     "-Dapicurio.app.name=Apicurio Registry (bar-ingest, H2 file)" \
-    "-Dquarkus.log.console.format=%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n" \
-    -jar "$(_registry_jar)"
+    "-Dquarkus.log.console.format=%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n"
+  if secure_on; then secure_registry_args; fi
+  printf '%s\0' -jar "$(_registry_jar)"
 }
 
 registry_start() {

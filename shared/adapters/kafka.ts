@@ -1,6 +1,7 @@
-import { Admin, Kafka, logLevel, LogEntry } from 'kafkajs';
+import { Admin, Kafka, KafkaConfig, logLevel, LogEntry, SASLOptions } from 'kafkajs';
 import type { Logger } from '../runtime/log';
-import type { Topics } from '../runtime/connections';
+import type { KafkaSettings, Topics } from '../runtime/connections';
+import type { KafkaSecurity } from '../runtime/security';
 
 const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -9,11 +10,31 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(kafka: { brokers: string[]; clientId: string }, log: Logger): Kafka {
+/** kafkajs `ssl` and `sasl` options for a security protocol (PLAINTEXT gives neither). */
+export function kafkaSecurityOptions(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!security) return {};
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (security.tls) {
+    const { ca, cert, key } = security.tls;
+    out.ssl = ca || cert ? { ca, cert, key } : true;
+  }
+  if (security.sasl) {
+    const { mechanism, username, password } = security.sasl;
+    out.sasl = { mechanism: mechanism.toLowerCase(), username, password } as SASLOptions;
+  }
+  return out;
+}
+
+export function createKafka(
+  kafka: Pick<KafkaSettings, 'brokers' | 'clientId'> & Partial<Pick<KafkaSettings, 'security'>>,
+  log: Logger,
+  retries = 8,
+): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: kafka.clientId,
     brokers: kafka.brokers,
+    ...kafkaSecurityOptions(kafka.security),
     // kafkajs INFO is chatty (every join and commit); keep warnings and errors.
     logLevel: logLevel.WARN,
     logCreator:
@@ -22,7 +43,7 @@ export function createKafka(kafka: { brokers: string[]; clientId: string }, log:
         const { message, ...fields } = entry;
         kafkaLog[LEVEL[level] ?? 'info'](String(message), fields);
       },
-    retry: { initialRetryTime: 200, retries: 8 },
+    retry: { initialRetryTime: 200, retries },
   });
 }
 

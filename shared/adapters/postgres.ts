@@ -1,19 +1,44 @@
 import knexFactory, { Knex } from 'knex';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import type { PgSettings } from '../runtime/connections';
+import type { PgSecurity } from '../runtime/security';
+
+/**
+ * node-postgres `ssl` for a libpq sslmode: require encrypts without checking the server;
+ * verify-ca checks the chain against the CA but not the host name; verify-full checks both.
+ */
+export function pgSslOptions(security: PgSecurity | undefined): false | ConnectionOptions {
+  switch (security?.sslmode ?? 'disable') {
+    case 'disable':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return { rejectUnauthorized: true, ca: security?.ca, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true, ca: security?.ca };
+  }
+}
+
+/** The pg connection options of a role's settings (shared by knex pools and one-off clients). */
+export function pgConnectionOptions(pg: PgSettings) {
+  return {
+    host: pg.host,
+    port: pg.port,
+    database: pg.database,
+    user: pg.user,
+    password: pg.password,
+    ssl: pgSslOptions(pg.security),
+    application_name: 'bar-ingest',
+    ...(pg.statementTimeoutMs ? { statement_timeout: pg.statementTimeoutMs } : {}),
+  };
+}
 
 export function createKnex(pg: PgSettings, pool: { min: number; max: number } = { min: 0, max: 4 }): Knex {
   return knexFactory({
     client: 'pg',
-    connection: {
-      host: pg.host,
-      port: pg.port,
-      database: pg.database,
-      user: pg.user,
-      password: pg.password,
-      application_name: 'bar-ingest',
-      ...(pg.statementTimeoutMs ? { statement_timeout: pg.statementTimeoutMs } : {}),
-    },
+    connection: pgConnectionOptions(pg),
     pool,
     acquireConnectionTimeout: 10_000,
     // knex prints pool errors with console.warn; the callers log failures (with context) themselves.

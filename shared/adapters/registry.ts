@@ -5,6 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type { Type } from 'avsc';
 import { RejectError } from '../domain/errors';
+import type { RegistrySettings } from '../runtime/connections';
 
 /** Avro in the Confluent wire format: magic byte 0, 4-byte schema id, Avro body. */
 export interface AvroCodec {
@@ -36,65 +37,42 @@ function isNotFound(err: unknown): boolean {
   return e.status === 404 || /not found/i.test(e.message ?? '');
 }
 
-/** How to reach the registry beyond its URL: basic auth and a TLS agent (custom CA). */
-export interface RegistryAccess {
-  auth?: { username: string; password: string };
-  agent?: http.Agent;
-}
-
 /** How long a "schema id is not under this subject" answer is trusted before asking again. */
 const SUBJECT_RECHECK_MS = 10_000;
 
 export class RegistryCodec implements AvroCodec {
   readonly client: SchemaRegistry;
   private readonly types = new Map<number, Type>();
+  private readonly settings: RegistrySettings;
   /** Subjects each schema id is registered under, and when that was asked. */
   private readonly subjectsById = new Map<number, { subjects: Set<string>; askedAt: number }>();
 
-  constructor(
-    private readonly url: string,
-    private readonly access: RegistryAccess = {},
-  ) {
-    this.client = new SchemaRegistry({ host: url, auth: access.auth, agent: access.agent });
-  }
-
-  /** GET a registry path as JSON; an HTTP error carries its status (the failure taxonomy reads it). */
-  private getJson(path: string): Promise<unknown> {
-    const target = new URL(this.url.replace(/\/$/, '') + path);
-    const get = target.protocol === 'https:' ? https.get : http.get;
-    const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json' };
-    if (this.access.auth) {
-      const { username, password } = this.access.auth;
-      headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
-    return new Promise((resolve, reject) => {
-      const req = get(target, { headers, agent: this.access.agent, timeout: 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 300) {
-            reject(
-              Object.assign(new Error(`registry answered ${res.statusCode} for ${path}: ${body}`), {
-                status: res.statusCode,
-              }),
-            );
-          } else resolve(JSON.parse(body));
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () =>
-        req.destroy(Object.assign(new Error(`registry timed out on ${path}`), { code: 'ETIMEDOUT' })),
-      );
-      req.on('error', reject);
+  /** A URL (no authentication, system CAs) or settings with basic auth and a CA bundle. */
+  constructor(registry: string | RegistrySettings) {
+    const settings: RegistrySettings = typeof registry === 'string' ? { url: registry, security: {} } : registry;
+    this.settings = settings;
+    const { auth, ca } = settings.security;
+    this.client = new SchemaRegistry({
+      host: settings.url,
+      auth,
+      // Only https needs an agent: it carries the CA bundle the registry's certificate is checked against.
+      agent: ca && settings.url.startsWith('https://') ? new https.Agent({ ca, keepAlive: true }) : undefined,
     });
   }
 
   private async subjectsOf(id: number, fresh: boolean): Promise<Set<string>> {
     const seen = this.subjectsById.get(id);
     if (seen && (!fresh || Date.now() - seen.askedAt < SUBJECT_RECHECK_MS)) return seen.subjects;
-    const versions = (await this.getJson(`/schemas/ids/${id}/versions`)) as Array<{ subject: string }>;
-    const subjects = new Set(versions.map((v) => v.subject));
+    const res = await registryFetch(this.settings, `/schemas/ids/${id}/versions`, {
+      headers: { accept: 'application/vnd.schemaregistry.v1+json' },
+    });
+    if (!res.ok) {
+      // The failure taxonomy reads the status: 5xx is the registry's trouble, not the message's.
+      throw Object.assign(new Error(`registry answered ${res.status} for schema id ${id}: ${await res.text()}`), {
+        status: res.status,
+      });
+    }
+    const subjects = new Set(((await res.json()) as Array<{ subject: string }>).map((v) => v.subject));
     this.subjectsById.set(id, { subjects, askedAt: Date.now() });
     return subjects;
   }
@@ -158,4 +136,54 @@ export class RegistryCodec implements AvroCodec {
   async encode(schemaId: number, value: unknown): Promise<Buffer> {
     return this.client.encode(schemaId, value);
   }
+}
+
+/** The part of a fetch Response the registry helpers use. */
+export interface RegistryResponse {
+  status: number;
+  ok: boolean;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/**
+ * One request to the registry's REST API (`path` after the base URL) with its basic auth and CA
+ * bundle: the global fetch can take neither a CA bundle nor, portably, an agent. Network and TLS
+ * errors reject as a TypeError, as fetch's do.
+ */
+export function registryFetch(
+  registry: string | RegistrySettings,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RegistryResponse> {
+  const settings: RegistrySettings = typeof registry === 'string' ? { url: registry, security: {} } : registry;
+  const target = new URL(settings.url.replace(/\/$/, '') + path);
+  const secure = target.protocol === 'https:';
+  const headers: Record<string, string> = { ...init.headers };
+  const { auth, ca } = settings.security;
+  if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      target,
+      { method: init.method ?? 'GET', headers, timeout: 10_000, ...(secure && ca ? { ca } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            text: () => Promise.resolve(body),
+            json: () => Promise.resolve(JSON.parse(body) as unknown),
+          });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err) => reject(Object.assign(new TypeError(`${err.message}`), { cause: err })));
+    req.end(init.body);
+  });
 }

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import { registerSecret } from './log';
+
 /**
  * Configuration from the environment. Every reader records what it could not parse, so a
  * misconfigured process stops at start-up with one message listing each invalid value instead
@@ -19,12 +22,25 @@ export interface VarDoc {
 
 type Env = Record<string, string | undefined>;
 
+/** Reads a file named by a variable; injectable so tests need no files. */
+export type FileReader = (path: string) => string;
+const readFileUtf8: FileReader = (p) => fs.readFileSync(p, 'utf8');
+
 export class EnvReader {
   private readonly problems: string[] = [];
   /** Every variable read, for --help. */
   readonly documented: VarDoc[] = [];
 
-  constructor(private readonly env: Env = process.env) {}
+  constructor(
+    private readonly env: Env = process.env,
+    private readonly readFile: FileReader = readFileUtf8,
+  ) {}
+
+  /** True when the variable is set to something other than blanks. */
+  isSet(name: string): boolean {
+    const value = this.env[name];
+    return value !== undefined && value.trim() !== '';
+  }
 
   private raw(name: string, fallback: string, help: string): string {
     this.documented.push({ name, fallback, help });
@@ -83,6 +99,57 @@ export class EnvReader {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
+  }
+
+  /**
+   * A secret: the value of NAME, or the content of the file NAME_FILE names (the Docker and
+   * Kubernetes secrets convention; one trailing newline is dropped). Setting both is refused.
+   * The value never appears in a problem message or in --help.
+   */
+  secret(name: string, fallback: string, help: string): string {
+    const value = this.secretValue(name, fallback, help);
+    // Whatever a log line, an error message or /metrics would print, this value is masked.
+    registerSecret(value);
+    return value;
+  }
+
+  private secretValue(name: string, fallback: string, help: string): string {
+    this.documented.push({ name, fallback, help: `${help} (secret)` });
+    this.documented.push({ name: `${name}_FILE`, fallback: '', help: `file holding ${name} (instead of ${name})` });
+    const direct = this.isSet(name);
+    const file = this.isSet(`${name}_FILE`) ? this.env[`${name}_FILE`]!.trim() : undefined;
+    if (direct && file !== undefined) {
+      this.problems.push(`${name} and ${name}_FILE are both set: set only one`);
+      return fallback;
+    }
+    if (file !== undefined) {
+      try {
+        return this.readFile(file).replace(/\r?\n$/, '');
+      } catch (err) {
+        this.problems.push(
+          `${name}_FILE=${JSON.stringify(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+        return fallback;
+      }
+    }
+    return direct ? this.env[name]! : fallback;
+  }
+
+  /**
+   * A file path read at start-up (a CA bundle, a certificate): returns its content, or undefined
+   * when the variable is not set. An unreadable file is a problem naming the variable.
+   */
+  fileContent(name: string, help: string): string | undefined {
+    const file = this.raw(name, '', help);
+    if (file === '') return undefined;
+    try {
+      return this.readFile(file);
+    } catch (err) {
+      this.problems.push(
+        `${name}=${JSON.stringify(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'} (${help})`,
+      );
+      return undefined;
+    }
   }
 
   /** Records a problem found while interpreting a value this reader returned. */

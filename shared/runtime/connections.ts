@@ -1,6 +1,15 @@
 import { DEFAULT_TOPICS } from '../contract';
 import { EnvReader } from './config';
-import { registerSecret } from './log';
+import {
+  KafkaSecurity,
+  PgSecurity,
+  readKafkaSecurity,
+  readPgSecurity,
+  readRedisSecurity,
+  readRegistrySecurity,
+  RedisSecurity,
+  RegistrySecurity,
+} from './security';
 
 /**
  * Where the services are. Defaults match stack.env, so a process started by `make` or by hand on
@@ -14,6 +23,24 @@ export interface PgSettings {
   password: string;
   /** A statement running longer is cancelled (SQLSTATE 57014), which the workers retry as transient. */
   statementTimeoutMs?: number;
+  security: PgSecurity;
+}
+
+export interface RedisSettings {
+  host: string;
+  port: number;
+  security: RedisSecurity;
+}
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  security: KafkaSecurity;
+}
+
+export interface RegistrySettings {
+  url: string;
+  security: RegistrySecurity;
 }
 
 export interface Topics {
@@ -29,8 +56,10 @@ export interface Topics {
 export interface Connections {
   pgAdmin: PgSettings;
   pgWorker: PgSettings;
-  redis: { host: string; port: number };
-  kafka: { brokers: string[]; clientId: string };
+  redis: RedisSettings;
+  kafka: KafkaSettings;
+  registry: RegistrySettings;
+  /** Same as registry.url (kept for callers that only need the address). */
   registryUrl: string;
   /** Prepended to every topic name (and, by default, to Redis keys): isolates test runs. */
   topicPrefix: string;
@@ -38,13 +67,6 @@ export interface Connections {
 }
 
 export function readConnections(env: EnvReader, clientId: string): Connections {
-  const connections = readConnectionSettings(env, clientId);
-  registerSecret(connections.pgAdmin.password);
-  registerSecret(connections.pgWorker.password);
-  return connections;
-}
-
-function readConnectionSettings(env: EnvReader, clientId: string): Connections {
   const host = env.string('BI_PG_HOST', '127.0.0.1', 'PostgreSQL host');
   const port = env.int('BI_PG_PORT', 55432, 'PostgreSQL port', { min: 1, max: 65535 });
   const database = env.string('BI_PG_DATABASE', 'bar_ingest', 'PostgreSQL database');
@@ -52,30 +74,47 @@ function readConnectionSettings(env: EnvReader, clientId: string): Connections {
   const topic = (name: string, fallback: string, help: string): string => prefix + env.string(name, fallback, help);
   const registryHost = env.string('BI_REGISTRY_HOST', '127.0.0.1', 'schema registry host');
   const registryPort = env.int('BI_REGISTRY_PORT', 58081, 'schema registry port', { min: 1, max: 65535 });
+  const pgSecurity = readPgSecurity(env);
+  const registryUrl = env.string(
+    'BI_REGISTRY_URL',
+    `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
+    'Confluent-compatible schema registry base URL (https:// for TLS)',
+  );
   return {
     pgAdmin: {
       host,
       port,
       database,
       user: env.string('BI_PG_ADMIN_USER', 'bar_ingest_admin', 'PostgreSQL role that runs migrations'),
-      password: env.string('BI_PG_ADMIN_PASSWORD', 'bar_ingest_admin', 'password of the migration role'),
+      password: env.secret(
+        'BI_PG_ADMIN_PASSWORD',
+        'bar_ingest_admin',
+        "password of the migration role (the default is the local stack's)",
+      ),
+      security: pgSecurity,
     },
     pgWorker: {
       host,
       port,
       database,
       user: env.string('BI_PG_WORKER_USER', 'bar_ingest_worker', 'least-privilege PostgreSQL role of the workers'),
-      password: env.string('BI_PG_WORKER_PASSWORD', 'bar_ingest_worker', 'password of the worker role'),
+      password: env.secret(
+        'BI_PG_WORKER_PASSWORD',
+        'bar_ingest_worker',
+        "password of the worker role (the default is the local stack's)",
+      ),
       statementTimeoutMs: env.int(
         'BI_PG_STATEMENT_TIMEOUT_MS',
         30_000,
         'a worker statement running longer is cancelled and retried: a hung statement surfaces as a failing dependency (ms, 0: none)',
         { min: 0 },
       ),
+      security: pgSecurity,
     },
     redis: {
       host: env.string('BI_REDIS_HOST', '127.0.0.1', 'Redis host'),
       port: env.int('BI_REDIS_PORT', 56379, 'Redis port', { min: 1, max: 65535 }),
+      security: readRedisSecurity(env),
     },
     kafka: {
       brokers: env.list(
@@ -86,12 +125,10 @@ function readConnectionSettings(env: EnvReader, clientId: string): Connections {
         'Kafka bootstrap servers, comma-separated host:port',
       ),
       clientId: env.string('BI_KAFKA_CLIENT_ID', clientId, 'Kafka client id'),
+      security: readKafkaSecurity(env),
     },
-    registryUrl: env.string(
-      'BI_REGISTRY_URL',
-      `http://${registryHost}:${registryPort}/apis/ccompat/v7`,
-      'Confluent-compatible schema registry base URL',
-    ),
+    registry: { url: registryUrl, security: readRegistrySecurity(env, registryUrl) },
+    registryUrl,
     topicPrefix: prefix,
     topics: {
       bars: topic('BI_TOPIC_BARS', DEFAULT_TOPICS.bars, 'topic of incoming bars'),

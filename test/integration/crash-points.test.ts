@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import { createRedis } from '../../shared/adapters/redis';
 import type { WireBar } from '../../shared/domain/bar';
 import { gapId } from '../../shared/domain/gaps';
 import { CRASH_POINTS } from '../../shared/runtime/crash-points';
@@ -63,7 +63,7 @@ async function rowsAsEvents(): Promise<string[]> {
 
 /** Claims a worker journaled in Redis and never released. */
 async function leftoverClaims(ctx: TestContext): Promise<number> {
-  const redis = new Redis({ ...ctx.connections.redis, lazyConnect: true });
+  const redis = createRedis(ctx.connections.redis, { lazyConnect: true });
   await redis.connect();
   try {
     const keys = await redis.keys(`${ctx.prefix}bi:claims:*`);

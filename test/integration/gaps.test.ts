@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import { createRedis } from '../../shared/adapters/redis';
 import { db, minuteBar, minutesAgo, sleep, TestContext, truncateData, waitFor, countRows } from '../support/stack';
 
 const M = 60_000;
@@ -116,7 +116,7 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     await ctx.publish(Array.from({ length: 30 }, (_, i) => minuteBar(t, i)));
     await ctx.waitForLag0();
 
-    const redis = new Redis({ ...ctx.connections.redis });
+    const redis = createRedis(ctx.connections.redis);
     await redis.flushall();
     redis.disconnect();
 

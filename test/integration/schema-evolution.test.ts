@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SCHEMAS_DIR } from '../../shared/adapters/registry';
+import { registryFetch, SCHEMAS_DIR } from '../../shared/adapters/registry';
 import { EXPORTER_HEADER } from '../../shared/contract';
 import { BarPublisher } from '../../exporter/publisher';
 import { checkSchemas, formatResult, LEGACY_BAR_SCHEMA_FILE } from '../../scripts/check-schemas';
@@ -23,11 +23,15 @@ describe('schema evolution: Bar v1 and Bar v2 under one subject', () => {
 
   it('registers v1 first and v2 after it under md.bars.v1-value, BACKWARD compatible', async () => {
     const subject = `${ctx.topics.bars}-value`;
-    const base = `${ctx.connections.registryUrl}/subjects/${encodeURIComponent(subject)}/versions`;
-    const list = ((await (await fetch(base)).json()) as number[]).sort((a, b) => a - b);
+    const base = `/subjects/${encodeURIComponent(subject)}/versions`;
+    const list = ((await (await registryFetch(ctx.connections.registry, base)).json()) as number[]).sort(
+      (a, b) => a - b,
+    );
     expect(list.length).to.equal(2);
     const schemaOf = async (version: number): Promise<{ fields: Array<{ name: string }> }> => {
-      const res = (await (await fetch(`${base}/${version}`)).json()) as { schema: string };
+      const res = (await (await registryFetch(ctx.connections.registry, `${base}/${version}`)).json()) as {
+        schema: string;
+      };
       return JSON.parse(res.schema) as { fields: Array<{ name: string }> };
     };
     const first = (await schemaOf(list[0]!)).fields.map((f) => f.name);
@@ -76,7 +80,7 @@ describe('schema evolution: Bar v1 and Bar v2 under one subject', () => {
   });
 
   it('passes the real schemas and fails an incompatible change, naming the field', async () => {
-    const real = await checkSchemas({ dir: SCHEMAS_DIR, registryUrl: ctx.connections.registryUrl, topics: ctx.topics });
+    const real = await checkSchemas({ dir: SCHEMAS_DIR, registryUrl: ctx.connections.registry, topics: ctx.topics });
     expect(real.ok, formatResult(real)).to.equal(true);
     expect(real.checks.filter((c) => c.status === 'compatible')).to.have.length(6);
 
@@ -87,7 +91,7 @@ describe('schema evolution: Bar v1 and Bar v2 under one subject', () => {
       bar.fields.push({ name: 'exchange_fee', type: 'double' });
       fs.writeFileSync(path.join(dir, 'bar.avsc'), JSON.stringify(bar));
 
-      const result = await checkSchemas({ dir, registryUrl: ctx.connections.registryUrl, topics: ctx.topics });
+      const result = await checkSchemas({ dir, registryUrl: ctx.connections.registry, topics: ctx.topics });
       expect(result.ok).to.equal(false);
       const failed = result.checks.filter((c) => c.status === 'incompatible');
       expect(failed.map((c) => c.file)).to.deep.equal(['bar.avsc']);

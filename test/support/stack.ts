@@ -81,7 +81,7 @@ export class TestContext {
     } as Record<string, string>;
     this.connections = readConnections(new EnvReader(this.env), 'bar-ingest-test');
     this.kafka = createKafka(this.connections.kafka, silentLogger);
-    this.codec = new RegistryCodec(this.connections.registryUrl);
+    this.codec = new RegistryCodec(this.connections.registry);
   }
 
   get topics(): Connections['topics'] {

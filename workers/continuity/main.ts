@@ -7,6 +7,7 @@ import { Partitioners, KafkaMessage } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
+import { checkConnections } from '../../shared/adapters/preflight';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { DbCalendars } from '../../shared/adapters/calendar-store';
@@ -43,9 +44,11 @@ export async function startContinuityWorker(
   hooks: { onFatal?: (err: FatalError) => void } = {},
 ) {
   const c = config.connections;
+  // A wrong password or an untrusted certificate stops the worker here, naming the service.
+  await checkConnections(c, c.pgWorker, ['postgres', 'kafka', 'registry']);
   const kafka = createKafka(c.kafka, log);
   const knex = createKnex(c.pgWorker, { min: 1, max: 4 });
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const catalog = new DbCatalog(knex);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: config.groupId, maxWaitTimeInMs: 500 });

@@ -4,7 +4,6 @@
  */
 import { Partitioners } from 'kafkajs';
 import { Counter } from 'prom-client';
-import Redis from 'ioredis';
 import { createKafka } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
@@ -12,6 +11,8 @@ import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { createRedis } from '../../shared/adapters/redis';
+import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
@@ -51,9 +52,11 @@ export async function startIngestWorker(
 ) {
   const { connections: c } = config;
   armCrash(config.crashAt);
+  // A wrong password or an untrusted certificate stops the worker here, naming the service.
+  await checkConnections(c, c.pgWorker, ['postgres', 'redis', 'kafka', 'registry']);
   const kafka = createKafka(c.kafka, log);
   const knex = createKnex(c.pgWorker, { min: 1, max: config.pgPoolMax });
-  const codec = new RegistryCodec(c.registryUrl);
+  const codec = new RegistryCodec(c.registry);
   const catalog = new DbCatalog(knex, { autoRegister: config.autoRegister, reloadEveryMs: 5_000 });
   const series = new SeriesDirectory(knex);
   // Dead letters are at-least-once (a retried send may duplicate one); each carries its source offset.
@@ -68,7 +71,7 @@ export async function startIngestWorker(
     maxWaitTimeInMs: 500,
   });
 
-  const redis = new Redis({ ...c.redis, lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = createRedis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
   const calendars = new DbCalendars(knex, (err) =>
