@@ -6,6 +6,8 @@ import type { ContinuityOptions } from './core';
 export interface ContinuityConfig extends ContinuityOptions {
   connections: Connections;
   groupId: string;
+  /** The ingest workers' consumer group: its progress on the bars topic settles backfills. */
+  ingestGroupId: string;
   tickMs: number;
   shutdownTimeoutMs: number;
 }
@@ -28,6 +30,11 @@ export function readContinuityConfig(env: EnvReader): ContinuityConfig {
       `${connections.topicPrefix}bar-ingest-continuity`,
       'consumer group of the continuity workers',
     ),
+    ingestGroupId: env.string(
+      'BI_INGEST_GROUP_ID',
+      'bar-ingest',
+      "consumer group of the ingest workers (a backfill answer's settle time starts once it has consumed past the answer)",
+    ),
     backfillKinds: kinds as GapKind[],
     maxAttempts: env.int('BI_BACKFILL_MAX_ATTEMPTS', 3, 'history requests per gap before it is UNFILLABLE', {
       min: 1,
@@ -39,7 +46,7 @@ export function readContinuityConfig(env: EnvReader): ContinuityConfig {
     settleMs: env.int(
       'BI_BACKFILL_SETTLE_MS',
       2_000,
-      'after an answer, time for its bars to be stored before the rest is NO_DATA (ms)',
+      'once the ingest workers consumed past a backfill answer, how long what is still missing waits before it is NO_DATA (ms)',
       { min: 0 },
     ),
     graceMs: env.int('BI_GAP_GRACE_MS', 0, 'allowed lateness before a gap is reported or backfilled (ms)', { min: 0 }),

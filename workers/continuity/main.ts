@@ -11,6 +11,7 @@ import { DbCatalog } from '../../shared/adapters/catalog';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
+import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
 import { seriesKey } from '../../shared/domain/series';
 import { createLogger } from '../../shared/runtime/log';
 import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
@@ -39,6 +40,7 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
   const requestSchemaId = await codec.register(c.topics.historyRequests, readSchema(SCHEMA_FILES.historyRequests));
 
   const gaps = new GapStore(knex);
+  const ingestProgress = new KafkaIngestProgress(kafka, c.topics.bars, config.ingestGroupId);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
   const core = new ContinuityCore(
     knex,
@@ -65,6 +67,7 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
         log.info('history requested', { requestId, gapId: gap.gapId, attempt });
       },
     },
+    ingestProgress,
     catalog,
     config,
     log,
@@ -100,7 +103,9 @@ export async function startContinuityWorker(config: ContinuityConfig, log = crea
       clearInterval(timer);
       await ticking;
       await consumer.disconnect();
+      await ingestProgress.close();
       await producer.disconnect();
+      catalog.close();
       await knex.destroy();
     },
   };

@@ -183,6 +183,7 @@ export async function startIngestWorker(config: IngestConfig, log = createLogger
       await consumer.disconnect();
       await producer.disconnect();
       redis.disconnect();
+      catalog.close();
       await knex.destroy();
       server?.close();
     },
