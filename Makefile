@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
-	check-schemas migrate-legacy legacy-report drop-legacy
+	check-schemas migrate-legacy legacy-report drop-legacy venues status-pipeline
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ drop-legacy: deps up ## drop the legacy bar table, only after a passing verifica
 
 coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..]
 	@$(TSX) scripts/coverage.ts --series "$(SERIES)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)")
+
+venues: deps ## reference data: list, add and change venues (quote currencies), providers, aliases: make venues ARGS='add-venue --name Bitstamp --quotes USD,EUR' (ARGS='--help')
+	@$(TSX) scripts/venues.ts $(if $(ARGS),$(ARGS),list)
+
+status-pipeline: deps ## has the system caught up? consumer lag per group, unpublished gap changes, backfills in flight (ARGS='--json' or '--wait 120')
+	@$(TSX) scripts/pipeline-status.ts $(ARGS)
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
