@@ -32,6 +32,19 @@ export async function up(knex: Knex): Promise<void> {
         'missing_bars', missing_bars)) END,
       filled_at = CASE WHEN status = 'FILLED' THEN updated_at END`);
   await knex.raw('ALTER TABLE data_gaps ALTER COLUMN remaining_bars SET NOT NULL, ALTER COLUMN remaining SET NOT NULL');
+  // A gap inserted without them (by SQL, a tool) is missing everything it was detected with.
+  await knex.raw(`
+    CREATE FUNCTION data_gaps_remaining_default() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      NEW.remaining_bars := coalesce(NEW.remaining_bars, CASE WHEN NEW.status = 'FILLED' THEN 0 ELSE NEW.missing_bars END);
+      NEW.remaining := coalesce(NEW.remaining, CASE WHEN NEW.status = 'FILLED' THEN '[]'::jsonb ELSE jsonb_build_array(
+        jsonb_build_object('from_ms', (extract(epoch FROM NEW.from_utc) * 1000)::bigint,
+                           'to_ms', (extract(epoch FROM NEW.to_utc) * 1000)::bigint,
+                           'missing_bars', NEW.missing_bars)) END);
+      RETURN NEW;
+    END $$`);
+  await knex.raw(`CREATE TRIGGER data_gaps_remaining_on_insert BEFORE INSERT ON data_gaps
+    FOR EACH ROW EXECUTE FUNCTION data_gaps_remaining_default()`);
   // Late bars are looked up in every gap that is not FILLED (NO_DATA and UNFILLABLE may still fill).
   await knex.raw(`CREATE INDEX data_gaps_unfilled ON data_gaps (series_id, from_utc, to_utc) WHERE status <> 'FILLED'`);
 
@@ -92,6 +105,8 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP TRIGGER IF EXISTS data_gaps_event_on_insert ON data_gaps');
   await knex.raw('DROP TRIGGER IF EXISTS data_gaps_event_on_change ON data_gaps');
   await knex.raw('DROP FUNCTION IF EXISTS data_gaps_record_event()');
+  await knex.raw('DROP TRIGGER IF EXISTS data_gaps_remaining_on_insert ON data_gaps');
+  await knex.raw('DROP FUNCTION IF EXISTS data_gaps_remaining_default()');
   await knex.schema.dropTableIfExists('data_gap_events');
   await knex.raw('DROP INDEX IF EXISTS data_gaps_unfilled');
   await knex.schema.alterTable('data_gaps', (t) => {

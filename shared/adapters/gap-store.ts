@@ -38,6 +38,23 @@ export interface StoredGap {
 const OPEN_GAPS_CONTAINING = `FROM data_gaps og JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON og.series_id = v.id
   WHERE og.status <> 'FILLED' AND og.from_utc <= ${TS} v.ts_ms AND og.to_utc > ${TS} v.ts_ms`;
 
+/**
+ * A gap's kind from the connection sessions of its series' (alias `s`) provider and venue: OFFLINE
+ * when a disconnected period overlaps [from, to), NO_ACTIVITY when a connected period covers its
+ * start, UNKNOWN otherwise.
+ */
+function kindOf(s: string, from: string, to: string): string {
+  return `CASE WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                             WHERE cs.provider = ${s}.provider AND cs.venue = ${s}.venue
+                               AND cs.status = 'DISCONNECTED' AND cs.from_utc < ${to}
+                               AND (cs.to_utc IS NULL OR cs.to_utc > ${from})) THEN 'OFFLINE'
+               WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                             WHERE cs.provider = ${s}.provider AND cs.venue = ${s}.venue
+                               AND cs.status = 'CONNECTED' AND cs.from_utc <= ${from}
+                               AND (cs.to_utc IS NULL OR cs.to_utc > ${from})) THEN 'NO_ACTIVITY'
+               ELSE 'UNKNOWN' END`;
+}
+
 /** How the bars of a gap's range arrived: all from history answers, none, or some. */
 const FILLED_BY = `(SELECT CASE WHEN bool_and(b.source = 'HISTORY') THEN 'HISTORY'
                                 WHEN bool_or(b.source = 'HISTORY') THEN 'MIXED' ELSE 'LIVE' END
@@ -92,18 +109,21 @@ export class GapStore {
    * exporter's connection sessions; returns the ids that were new.
    */
   async insertGaps(
-    gaps: Array<GapRange & { seriesId: number; kind?: GapKind; detectedAtMs?: number }>,
+    gaps: Array<GapRange & { seriesId: number; detectedAtMs?: number }>,
     trx: Knex | Knex.Transaction = this.knex,
   ): Promise<string[]> {
     if (gaps.length === 0) return [];
+    // Classified as it is inserted: its first event (version 1, OPEN) already has its kind.
     const { rows } = await trx.raw<{ rows: Array<{ gap_id: string }> }>(
       `INSERT INTO data_gaps (gap_id, series_id, from_utc, to_utc, missing_bars, kind, remaining_bars, remaining, detected_at)
-       SELECT gap_id, series_id, ${TS} from_ms, ${TS} to_ms, missing, kind, missing,
-              jsonb_build_array(jsonb_build_object('from_ms', from_ms, 'to_ms', to_ms, 'missing_bars', missing)),
-              coalesce(${TS} detected_ms, now())
-         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::bigint[])
-           AS v(gap_id, series_id, from_ms, to_ms, missing, kind, detected_ms)
-        ORDER BY gap_id
+       SELECT v.gap_id, v.series_id, ${TS} v.from_ms, ${TS} v.to_ms, v.missing,
+              ${kindOf('s', `${TS} v.from_ms`, `${TS} v.to_ms`)}, v.missing,
+              jsonb_build_array(jsonb_build_object('from_ms', v.from_ms, 'to_ms', v.to_ms, 'missing_bars', v.missing)),
+              coalesce(${TS} v.detected_ms, now())
+         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::bigint[])
+           AS v(gap_id, series_id, from_ms, to_ms, missing, detected_ms)
+         JOIN market_series s ON s.id = v.series_id
+        ORDER BY v.gap_id
        ON CONFLICT (gap_id) DO NOTHING
        RETURNING gap_id`,
       [
@@ -112,14 +132,11 @@ export class GapStore {
         gaps.map((g) => g.fromMs),
         gaps.map((g) => g.toMs),
         gaps.map((g) => g.missingBars),
-        gaps.map((g) => g.kind ?? 'UNKNOWN'),
         // pg binds null array elements as SQL NULL; knex's types just do not say so.
         gaps.map((g) => g.detectedAtMs ?? null) as unknown as number[],
       ],
     );
-    const ids = rows.map((r) => r.gap_id);
-    await this.classify(trx, { gapIds: ids });
-    return ids;
+    return rows.map((r) => r.gap_id);
   }
 
   /**
@@ -136,16 +153,7 @@ export class GapStore {
     const bindings = 'gapIds' in which ? [which.gapIds] : [which.provider, which.venue];
     const { rowCount } = await trx.raw<{ rowCount: number }>(
       `UPDATE data_gaps g SET kind = c.kind, event_version = g.event_version + 1, updated_at = now()
-         FROM (SELECT g2.gap_id,
-                      CASE WHEN EXISTS (SELECT 1 FROM connection_sessions cs
-                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
-                                           AND cs.status = 'DISCONNECTED' AND cs.from_utc < g2.to_utc
-                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'OFFLINE'
-                           WHEN EXISTS (SELECT 1 FROM connection_sessions cs
-                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
-                                           AND cs.status = 'CONNECTED' AND cs.from_utc <= g2.from_utc
-                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'NO_ACTIVITY'
-                           ELSE 'UNKNOWN' END AS kind
+         FROM (SELECT g2.gap_id, ${kindOf('s', 'g2.from_utc', 'g2.to_utc')} AS kind
                  FROM data_gaps g2 JOIN market_series s ON s.id = g2.series_id
                 WHERE ${filter}) c
         WHERE g.gap_id = c.gap_id AND g.kind <> c.kind`,
@@ -208,7 +216,7 @@ export class GapStore {
       );
       if (rowCount > 0) {
         await this.insertGaps(
-          remaining.map((r) => ({ ...r, seriesId: gap.seriesId, kind: gap.kind, detectedAtMs: gap.detectedAtMs })),
+          remaining.map((r) => ({ ...r, seriesId: gap.seriesId, detectedAtMs: gap.detectedAtMs })),
           trx,
         );
         return true;

@@ -165,7 +165,8 @@ describe('continuity: classification and backfill', function () {
     }
   });
 
-  it('answered while 50,000 live messages are queued ahead of its history bars: every outage gap ends FILLED, detected range and count intact, the fill recorded', async () => {
+  it('answered while 50,000 live messages are queued ahead of its history bars: every outage gap ends FILLED, detected range and count intact, the fill recorded', async function () {
+    this.timeout(420_000);
     const t = minutesAgo(200);
     const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
     // A 90-minute exporter outage: bars 1..90 of every series are missing.
@@ -176,9 +177,7 @@ describe('continuity: classification and backfill', function () {
     await ctx.startContinuity({ BI_BACKFILL_RETRY_MS: '600000', BI_BACKFILL_SETTLE_MS: '500' });
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    const requests: string[] = [];
     const responder = await startResponder(async (req) => {
-      requests.push(req.request_id);
       await gate;
       const bars: WireBar[] = [];
       for (let ts = req.from_utc; ts < req.to_utc; ts += M)
@@ -187,7 +186,12 @@ describe('continuity: classification and backfill', function () {
     });
     try {
       await ctx.publish(symbols.flatMap((symbol) => [minuteBar(t, 0, { symbol }), minuteBar(t, 91, { symbol })]));
-      await waitFor(async () => requests.length === 3, 60_000, 'three history requests');
+      // The responder holds its first request at the gate (and the requests behind it).
+      await waitFor(
+        async () => (await gaps()).filter((g) => g.status === 'BACKFILL_REQUESTED').length === 3,
+        60_000,
+        'three history requests',
+      );
       // The ingest side falls behind: 50,000 live messages are queued before the history bars.
       await first.stop();
       const backlogStart = minutesAgo(6000);
