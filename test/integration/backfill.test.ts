@@ -111,6 +111,10 @@ describe('continuity: classification and backfill', function () {
     // One event per change (the OFFLINE gap then also changes status, as a backfill is requested).
     const kraken = kinds.filter((e) => e.series.venue === 'Kraken').map((e) => e.kind);
     expect(kraken.filter((k, i) => k !== kraken[i - 1])).to.deep.equal(['UNKNOWN', 'OFFLINE']);
+    // Every gap's events start with OPEN (version 1) and go up from there.
+    const all = sequences(await gapEvents(4));
+    expect(all.size).to.equal(3);
+    for (const evs of all.values()) statusPath(evs);
   });
 
   it('the full loop: gap -> HistoryRequest -> the exporter backfills -> FILLED, with the status events in order', async () => {
