@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage clean \
-	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate
+	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -94,6 +94,12 @@ calendars-seed: deps ## upsert data/calendars/*.json (or FILE=path.json) into th
 
 calendars-reevaluate: deps ## cut open gaps of series whose venue has a calendar to the bars that should exist [VENUE=CME]
 	@$(TSX) scripts/calendars.ts reevaluate $(if $(VENUE),--venue "$(VENUE)")
+
+venues: deps ## reference data: list, add and change venues (quote currencies), providers, aliases: make venues ARGS='add-venue --name Bitstamp --quotes USD,EUR' (ARGS='--help')
+	@$(TSX) scripts/venues.ts $(if $(ARGS),$(ARGS),list)
+
+status-pipeline: deps ## has the system caught up? consumer lag per group, unpublished gap changes, backfills in flight (ARGS='--json' or '--wait 120')
+	@$(TSX) scripts/pipeline-status.ts $(ARGS)
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke

@@ -42,7 +42,7 @@ export interface StoredCounts {
   series: number;
   /** sum(round(volume * 1e6)): matches only if every bar holds its final (corrected) values. */
   volumeSum: number;
-  /** Missing bars over the gaps still missing something (not FILLED). */
+  /** Bars still missing over the gaps not FILLED (remaining, not as detected: partly filled gaps count what is left). */
   gapBars: number;
   /** Gaps raised, then filled by bars that arrived later (a reordered stream). */
   filledGaps: number;
@@ -61,7 +61,7 @@ export async function storedCounts(knex: Knex): Promise<StoredCounts> {
     `SELECT count(*) AS rows, count(*) FILTER (WHERE revision > 0) AS revised,
             coalesce(sum(round(volume * 1e6)::bigint), 0) AS vsum,
             (SELECT count(*) FROM market_series) AS series,
-            (SELECT coalesce(sum(missing_bars), 0) FROM data_gaps WHERE status <> 'FILLED') AS gap_bars,
+            (SELECT coalesce(sum(remaining_bars), 0) FROM data_gaps WHERE status <> 'FILLED') AS gap_bars,
             (SELECT count(*) FROM data_gaps WHERE status = 'FILLED') AS filled
        FROM market_bars`,
   );

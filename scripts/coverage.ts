@@ -1,8 +1,8 @@
 /**
  * What the analyst sees before a backtest: for one series and a time range, the covered
- * intervals, the gaps with kind and status, and the exporter's offline periods. Covered intervals
- * follow the venue's trading calendar: a closed market (a night, a weekend, a holiday) does not
- * break one.
+ * intervals, the gaps (as detected, and what is still missing of each) with kind and status, and
+ * the exporter's offline periods. Covered intervals follow the venue's trading calendar: a closed
+ * market (a night, a weekend, a holiday) does not break one.
  *
  *   make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=2026-11-01] [TO=2026-11-24]
  */
@@ -81,7 +81,20 @@ async function main(): Promise<void> {
       .andWhere('to_utc', '>', new Date(fromMs))
       .andWhere('from_utc', '<', new Date(toMs))
       .orderBy('from_utc')
-      .select('gap_id', 'from_utc', 'to_utc', 'missing_bars', 'kind', 'status', 'attempts');
+      .select(
+        'gap_id',
+        'from_utc',
+        'to_utc',
+        'missing_bars',
+        'detected_at',
+        'remaining_bars',
+        'remaining',
+        'kind',
+        'status',
+        'filled_at',
+        'filled_by',
+        'attempts',
+      );
     const offline = await knex('connection_sessions')
       .where({ provider: series.provider, venue: series.venue, status: 'DISCONNECTED' })
       .andWhere('from_utc', '<', new Date(toMs))
@@ -95,7 +108,20 @@ async function main(): Promise<void> {
       calendar: calendar.name,
       bars: times.length,
       covered,
-      gaps: gaps.map((g) => ({ ...g, from_utc: iso(g.from_utc.getTime()), to_utc: iso(g.to_utc.getTime()) })),
+      // As detected (from_utc, to_utc, missing_bars, detected_at: never change), and what is still
+      // missing of it now (remaining_bars, remaining pieces; filled_at and filled_by once FILLED).
+      gaps: gaps.map((g) => ({
+        ...g,
+        from_utc: iso(g.from_utc.getTime()),
+        to_utc: iso(g.to_utc.getTime()),
+        detected_at: iso(g.detected_at.getTime()),
+        filled_at: g.filled_at ? iso(g.filled_at.getTime()) : null,
+        remaining: (g.remaining as Array<{ from_ms: number; to_ms: number; missing_bars: number }>).map((p) => ({
+          from: iso(Number(p.from_ms)),
+          to: iso(Number(p.to_ms)),
+          missing_bars: Number(p.missing_bars),
+        })),
+      })),
       offline: offline.map((o) => ({
         from: iso(o.from_utc.getTime()),
         to: o.to_utc ? iso(o.to_utc.getTime()) : 'ongoing',
@@ -114,8 +140,11 @@ async function main(): Promise<void> {
     out(`\nGaps (${report.gaps.length}):`);
     for (const g of report.gaps) {
       out(
-        `  [${g.from_utc}, ${g.to_utc})  ${String(g.missing_bars).padStart(6)} missing  ${g.kind.padEnd(11)} ${g.status}  (${g.gap_id}, ${g.attempts} requests)`,
+        `  [${g.from_utc}, ${g.to_utc})  ${String(g.missing_bars).padStart(6)} missing at detection (${g.detected_at}), ${g.remaining_bars} still missing  ${g.kind.padEnd(11)} ${g.status}  (${g.gap_id}, ${g.attempts} requests)`,
       );
+      if (g.filled_at) out(`      filled ${g.filled_at} by ${g.filled_by ?? '?'} bars`);
+      else if (g.remaining_bars !== g.missing_bars)
+        for (const p of g.remaining) out(`      still missing [${p.from}, ${p.to})  ${p.missing_bars}`);
     }
     out(`\nExporter offline (${report.offline.length}):`);
     for (const o of report.offline) out(`  [${o.from}, ${o.to})`);

@@ -234,7 +234,8 @@ export async function reevaluateOpenGaps(
         } else {
           result.gapsTrimmed += 1;
         }
-        await gaps.shrink(trx, gap, remaining, 0);
+        // The detected range stays as it was recorded; what is still missing follows the calendar.
+        await gaps.track(trx, gap, remaining, 0);
       }
     });
   }

@@ -14,23 +14,67 @@ interface AliasRow {
   canonical: string;
 }
 
+/** How often running workers look at reference_data_version by default (ms). */
+export const CATALOG_REFRESH_MS = 2_000;
+
 /**
- * Providers and venues from PostgreSQL, held in memory for the hot path. An unknown name triggers
- * at most one reload per `reloadEveryMs`, so a venue registered while workers run is picked up
- * without a restart, and a stream of bad names cannot hammer the database.
+ * Providers and venues from PostgreSQL, held in memory for the hot path. Every change to
+ * providers, venues or symbol_aliases (by `make venues` or by SQL) bumps reference_data_version
+ * (a trigger); once loaded, the catalog reads that one row every `refreshEveryMs` and reloads when
+ * it changed, so new venues, quote currencies and aliases take effect in running workers within
+ * seconds. An unknown name also triggers at most one reload per `reloadEveryMs`, and a stream of
+ * bad names cannot hammer the database.
  */
 export class DbCatalog implements Catalog {
   private providers = new Map<string, string>();
   private venues = new Map<string, VenueRules>();
   private loadedAt = 0;
+  /** Bumped by every load(): identity caches keyed on it drop what they hold. */
+  generation = 0;
+  private version: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private closed = false;
 
   constructor(
     private readonly knex: Knex,
-    private readonly options: { autoRegister: boolean; reloadEveryMs: number } = {
+    private readonly options: { autoRegister: boolean; reloadEveryMs: number; refreshEveryMs?: number } = {
       autoRegister: false,
       reloadEveryMs: 5_000,
     },
   ) {}
+
+  /** Stops watching reference_data_version. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reloads when reference_data_version moved; returns whether it did. */
+  async refresh(): Promise<boolean> {
+    const row = await this.knex('reference_data_version')
+      .where('id', 1)
+      .first<{ version: string } | undefined>('version');
+    if (!row || row.version === this.version) return false;
+    await this.load();
+    return true;
+  }
+
+  private watch(): void {
+    if (this.timer || this.closed) return;
+    const every = this.options.refreshEveryMs ?? CATALOG_REFRESH_MS;
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.refreshing) return;
+      this.refreshing = true;
+      // A failed look (database down, pool destroyed at shutdown) is retried at the next tick.
+      this.refresh()
+        .catch(() => undefined)
+        .finally(() => (this.refreshing = false));
+    }, every);
+    this.timer.unref();
+  }
 
   provider(name: string): string | undefined {
     return this.providers.get(name.toLowerCase());
@@ -41,6 +85,10 @@ export class DbCatalog implements Catalog {
   }
 
   async load(): Promise<void> {
+    // Read before the tables: a change made while loading moves the version again and reloads.
+    const versionRow = await this.knex('reference_data_version')
+      .where('id', 1)
+      .first<{ version: string } | undefined>('version');
     const [providers, venues, aliases] = await Promise.all([
       this.knex<{ name: string }>('providers').select('name'),
       this.knex<VenueRow>('venues').select('id', 'name', 'quote_currencies'),
@@ -60,7 +108,10 @@ export class DbCatalog implements Catalog {
       });
     }
     this.venues = next;
+    this.generation += 1;
     this.loadedAt = Date.now();
+    this.version = versionRow?.version;
+    this.watch();
   }
 
   /**

@@ -6,34 +6,42 @@ import { seriesKey } from '../domain/series';
 import { crashPoint } from '../runtime/crash-points';
 
 export interface GapEventSink {
-  /** Resolves once the broker acknowledged every event. */
-  publish(gaps: StoredGap[]): Promise<void>;
+  /** Resolves once the broker acknowledged every event; sends them in the order given. */
+  publish(events: StoredGap[]): Promise<void>;
 }
 
-/** DataGap events on the gaps topic, keyed by series like the bars. */
+/** The DataGap record of one state of a gap (schemas/data-gap.avsc). */
+export function dataGapRecord(g: StoredGap): Record<string, unknown> {
+  return {
+    gap_id: g.gapId,
+    series: {
+      series_id: g.seriesId,
+      symbol: g.symbol,
+      timeframe: g.timeframe,
+      provider: g.provider,
+      venue: g.venue,
+    },
+    from_utc: g.fromMs,
+    to_utc: g.toMs,
+    missing_bars: g.missingBars,
+    kind: g.kind,
+    status: g.status,
+    detected_at: g.detectedAtMs,
+    version: g.eventVersion,
+    changed_at: g.updatedAtMs,
+    remaining_bars: g.remainingBars,
+    remaining: g.remaining.map((r) => ({ from_utc: r.fromMs, to_utc: r.toMs, missing_bars: r.missingBars })),
+    filled_at: g.filledAtMs,
+    filled_by: g.filledBy,
+  };
+}
+
+/** DataGap events on the gaps topic, keyed by series like the bars (one gap: one partition, in order). */
 export function kafkaGapSink(producer: Producer, codec: AvroCodec, schemaId: number, topic: string): GapEventSink {
   return {
     async publish(due) {
       const messages = await Promise.all(
-        due.map(async (g) => ({
-          key: seriesKey(g),
-          value: await codec.encode(schemaId, {
-            gap_id: g.gapId,
-            series: {
-              series_id: g.seriesId,
-              symbol: g.symbol,
-              timeframe: g.timeframe,
-              provider: g.provider,
-              venue: g.venue,
-            },
-            from_utc: g.fromMs,
-            to_utc: g.toMs,
-            missing_bars: g.missingBars,
-            kind: g.kind,
-            status: g.status,
-            detected_at: g.detectedAtMs,
-          }),
-        })),
+        due.map(async (g) => ({ key: seriesKey(g), value: await codec.encode(schemaId, dataGapRecord(g)) })),
       );
       await producer.send({ topic, acks: -1, messages });
     },
@@ -41,9 +49,12 @@ export function kafkaGapSink(producer: Producer, codec: AvroCodec, schemaId: num
 }
 
 /**
- * The data_gaps outbox: every gap whose latest state was not published yet goes out, and is
- * marked only after the broker acknowledged it, so a crash republishes rather than loses an event.
- * Rows are locked with SKIP LOCKED, so concurrent workers never publish the same change twice.
+ * The data_gaps outbox: every change of a gap not published yet (data_gap_events, one row per
+ * committed change) goes out in version order, and is marked only after the broker acknowledged
+ * it, so a crash republishes rather than loses an event. Publishing only a row's latest state
+ * would drop OPEN whenever a gap changed again before the outbox ran (a backfill requested within
+ * a tick of detection); the gap rows are locked with SKIP LOCKED, so concurrent workers never
+ * publish changes of one gap at the same time or out of order.
  */
 export class GapOutbox {
   constructor(
@@ -73,9 +84,13 @@ export class GapOutbox {
       const sent = await this.knex.transaction(async (trx) => {
         const due = await this.store.dueEvents(trx, this.graceMs, limit);
         if (due.length === 0) return 0;
-        await this.sink.publish(due);
+        const events = await this.store.unpublishedEvents(
+          trx,
+          due.map((g) => g.gapId),
+        );
+        if (events.length > 0) await this.sink.publish(events);
         crashPoint('gap-events-produced');
-        await this.store.markPublished(trx, due);
+        await this.store.markPublished(trx, due, events);
         return due.length;
       });
       total += sent;

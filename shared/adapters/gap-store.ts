@@ -1,18 +1,27 @@
 import type { Knex } from 'knex';
-import { GapKind, GapRange, GapStatus, gapId } from '../domain/gaps';
+import { GapFill, GapKind, GapRange, GapStatus, gapId, sameRanges } from '../domain/gaps';
 
 const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::bigint`;
 import { EPOCH_MS as TS } from './sql';
 
+/**
+ * A gap as detected (`fromMs`, `toMs`, `missingBars`, `detectedAtMs`: never change) and what is
+ * still missing of it now (`remaining`, `remainingBars`; `filledAtMs`, `filledBy` once nothing is).
+ */
 export interface StoredGap {
   gapId: string;
   seriesId: number;
   fromMs: number;
   toMs: number;
   missingBars: number;
+  remainingBars: number;
+  remaining: GapRange[];
   kind: GapKind;
   status: GapStatus;
   detectedAtMs: number;
+  updatedAtMs: number;
+  filledAtMs: number | null;
+  filledBy: GapFill | null;
   publishedVersion: number;
   eventVersion: number;
   symbol: string;
@@ -21,9 +30,36 @@ export interface StoredGap {
   venue: string;
 }
 
-/** Open gaps (as og) containing any of the bars bound as (series id[], open time ms[]). */
+/**
+ * Gaps not FILLED (as og) whose detected range contains any of the bars bound as (series id[],
+ * open time ms[]). NO_DATA and UNFILLABLE are included: bars that arrive after a gap was settled
+ * still fill it.
+ */
 const OPEN_GAPS_CONTAINING = `FROM data_gaps og JOIN unnest(?::bigint[], ?::bigint[]) AS v(id, ts_ms) ON og.series_id = v.id
-  WHERE og.status IN ('OPEN', 'BACKFILL_REQUESTED') AND og.from_utc <= ${TS} v.ts_ms AND og.to_utc > ${TS} v.ts_ms`;
+  WHERE og.status <> 'FILLED' AND og.from_utc <= ${TS} v.ts_ms AND og.to_utc > ${TS} v.ts_ms`;
+
+/**
+ * A gap's kind from the connection sessions of its series' (alias `s`) provider and venue: OFFLINE
+ * when a disconnected period overlaps [from, to), NO_ACTIVITY when a connected period covers its
+ * start, UNKNOWN otherwise.
+ */
+function kindOf(s: string, from: string, to: string): string {
+  return `CASE WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                             WHERE cs.provider = ${s}.provider AND cs.venue = ${s}.venue
+                               AND cs.status = 'DISCONNECTED' AND cs.from_utc < ${to}
+                               AND (cs.to_utc IS NULL OR cs.to_utc > ${from})) THEN 'OFFLINE'
+               WHEN EXISTS (SELECT 1 FROM connection_sessions cs
+                             WHERE cs.provider = ${s}.provider AND cs.venue = ${s}.venue
+                               AND cs.status = 'CONNECTED' AND cs.from_utc <= ${from}
+                               AND (cs.to_utc IS NULL OR cs.to_utc > ${from})) THEN 'NO_ACTIVITY'
+               ELSE 'UNKNOWN' END`;
+}
+
+/** How the bars of a gap's range arrived: all from history answers, none, or some. */
+const FILLED_BY = `(SELECT CASE WHEN bool_and(b.source = 'HISTORY') THEN 'HISTORY'
+                                WHEN bool_or(b.source = 'HISTORY') THEN 'MIXED' ELSE 'LIVE' END
+                     FROM market_bars b WHERE b.series_id = data_gaps.series_id
+                      AND b.ts_utc >= data_gaps.from_utc AND b.ts_utc < data_gaps.to_utc)`;
 
 /** data_gaps and the bar lookups gap detection needs, all set-based. */
 export class GapStore {
@@ -73,16 +109,21 @@ export class GapStore {
    * exporter's connection sessions; returns the ids that were new.
    */
   async insertGaps(
-    gaps: Array<GapRange & { seriesId: number; kind?: GapKind }>,
+    gaps: Array<GapRange & { seriesId: number; detectedAtMs?: number }>,
     trx: Knex | Knex.Transaction = this.knex,
   ): Promise<string[]> {
     if (gaps.length === 0) return [];
+    // Classified as it is inserted: its first event (version 1, OPEN) already has its kind.
     const { rows } = await trx.raw<{ rows: Array<{ gap_id: string }> }>(
-      `INSERT INTO data_gaps (gap_id, series_id, from_utc, to_utc, missing_bars, kind)
-       SELECT gap_id, series_id, ${TS} from_ms, ${TS} to_ms, missing, kind
-         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[])
-           AS v(gap_id, series_id, from_ms, to_ms, missing, kind)
-        ORDER BY gap_id
+      `INSERT INTO data_gaps (gap_id, series_id, from_utc, to_utc, missing_bars, kind, remaining_bars, remaining, detected_at)
+       SELECT v.gap_id, v.series_id, ${TS} v.from_ms, ${TS} v.to_ms, v.missing,
+              ${kindOf('s', `${TS} v.from_ms`, `${TS} v.to_ms`)}, v.missing,
+              jsonb_build_array(jsonb_build_object('from_ms', v.from_ms, 'to_ms', v.to_ms, 'missing_bars', v.missing)),
+              coalesce(${TS} v.detected_ms, now())
+         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::bigint[])
+           AS v(gap_id, series_id, from_ms, to_ms, missing, detected_ms)
+         JOIN market_series s ON s.id = v.series_id
+        ORDER BY v.gap_id
        ON CONFLICT (gap_id) DO NOTHING
        RETURNING gap_id`,
       [
@@ -91,12 +132,11 @@ export class GapStore {
         gaps.map((g) => g.fromMs),
         gaps.map((g) => g.toMs),
         gaps.map((g) => g.missingBars),
-        gaps.map((g) => g.kind ?? 'UNKNOWN'),
+        // pg binds null array elements as SQL NULL; knex's types just do not say so.
+        gaps.map((g) => g.detectedAtMs ?? null) as unknown as number[],
       ],
     );
-    const ids = rows.map((r) => r.gap_id);
-    await this.classify(trx, { gapIds: ids });
-    return ids;
+    return rows.map((r) => r.gap_id);
   }
 
   /**
@@ -113,16 +153,7 @@ export class GapStore {
     const bindings = 'gapIds' in which ? [which.gapIds] : [which.provider, which.venue];
     const { rowCount } = await trx.raw<{ rowCount: number }>(
       `UPDATE data_gaps g SET kind = c.kind, event_version = g.event_version + 1, updated_at = now()
-         FROM (SELECT g2.gap_id,
-                      CASE WHEN EXISTS (SELECT 1 FROM connection_sessions cs
-                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
-                                           AND cs.status = 'DISCONNECTED' AND cs.from_utc < g2.to_utc
-                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'OFFLINE'
-                           WHEN EXISTS (SELECT 1 FROM connection_sessions cs
-                                         WHERE cs.provider = s.provider AND cs.venue = s.venue
-                                           AND cs.status = 'CONNECTED' AND cs.from_utc <= g2.from_utc
-                                           AND (cs.to_utc IS NULL OR cs.to_utc > g2.from_utc)) THEN 'NO_ACTIVITY'
-                           ELSE 'UNKNOWN' END AS kind
+         FROM (SELECT g2.gap_id, ${kindOf('s', 'g2.from_utc', 'g2.to_utc')} AS kind
                  FROM data_gaps g2 JOIN market_series s ON s.id = g2.series_id
                 WHERE ${filter}) c
         WHERE g.gap_id = c.gap_id AND g.kind <> c.kind`,
@@ -140,7 +171,6 @@ export class GapStore {
     return rows.map(toGap);
   }
 
-  /** Open gaps (locked) of these series that contain any of the given bar times. */
   /** Whether any open gap contains one of `bars`: a lock-free look before the locking read. */
   async anyOpenGapContains(bars: Array<{ seriesId: number; tsMs: number }>): Promise<boolean> {
     if (bars.length === 0) return false;
@@ -151,6 +181,7 @@ export class GapStore {
     return rows[0]!.found;
   }
 
+  /** Gaps not FILLED (locked) of these series whose detected range contains any of the given bar times. */
   async openGapsContaining(
     trx: Knex.Transaction,
     bars: Array<{ seriesId: number; tsMs: number }>,
@@ -165,37 +196,49 @@ export class GapStore {
   }
 
   /**
-   * Replaces a gap's range with what is still missing of it; FILLED when nothing is. A gap filled
-   * while still inside the grace period was a reordered stream, not a gap: it is deleted. The
-   * test is the gap's age, not whether its event went out yet, so the outcome does not depend on
-   * how fast the outbox ran.
+   * Records what is still missing of a gap (its detected range, count and time never change once
+   * reported): the remaining pieces, or FILLED with when and how once nothing is. Returns whether
+   * anything changed (each change is one DataGap event).
+   *
+   * Inside the grace period a gap is not reported yet and its range is provisional: bars of a
+   * briefly reordered stream are still arriving. Then it is replaced by what is still missing of
+   * it (deterministic ids from their first missing bar, same detection time), or deleted when
+   * nothing is: a reordered stream, not a gap. The test is the gap's age, not whether its event
+   * went out yet, so the outcome does not depend on how fast the outbox ran.
    */
-  async shrink(trx: Knex.Transaction, gap: StoredGap, remaining: GapRange[], graceMs: number): Promise<void> {
-    const [first, ...rest] = remaining;
-    if (!first) {
+  async track(trx: Knex.Transaction, gap: StoredGap, remaining: GapRange[], graceMs: number): Promise<boolean> {
+    if (sameRanges(remaining, gap.remaining)) return false;
+    if (graceMs > 0 && gap.publishedVersion === 0) {
       const { rowCount } = await trx.raw<{ rowCount: number }>(
         `DELETE FROM data_gaps
           WHERE gap_id = ? AND published_version = 0 AND detected_at > now() - ? * interval '1 millisecond'`,
         [gap.gapId, graceMs],
       );
-      if (rowCount === 0) {
-        await trx.raw(
-          `UPDATE data_gaps SET status = 'FILLED', updated_at = now(), event_version = event_version + 1 WHERE gap_id = ?`,
-          [gap.gapId],
+      if (rowCount > 0) {
+        await this.insertGaps(
+          remaining.map((r) => ({ ...r, seriesId: gap.seriesId, detectedAtMs: gap.detectedAtMs })),
+          trx,
         );
+        return true;
       }
-      return;
+    }
+    if (remaining.length === 0) {
+      await trx.raw(
+        `UPDATE data_gaps SET status = 'FILLED', remaining_bars = 0, remaining = '[]'::jsonb, filled_at = now(),
+                filled_by = ${FILLED_BY}, next_request_at = NULL, updated_at = now(),
+                event_version = event_version + 1
+          WHERE gap_id = ?`,
+        [gap.gapId],
+      );
+      return true;
     }
     await trx.raw(
-      `UPDATE data_gaps SET from_utc = ${TS} ?, to_utc = ${TS} ?, missing_bars = ?, updated_at = now(),
+      `UPDATE data_gaps SET remaining_bars = ?, remaining = ?::jsonb, updated_at = now(),
               event_version = event_version + 1
         WHERE gap_id = ?`,
-      [first.fromMs, first.toMs, first.missingBars, gap.gapId],
+      [remaining.reduce((n, r) => n + r.missingBars, 0), JSON.stringify(remaining.map(toPiece)), gap.gapId],
     );
-    await this.insertGaps(
-      rest.map((r) => ({ ...r, seriesId: gap.seriesId, kind: gap.kind })),
-      trx,
-    );
+    return true;
   }
 
   /**
@@ -214,16 +257,42 @@ export class GapStore {
     return rows.map(toGap);
   }
 
-  /** Gaps whose latest change the broker has not acknowledged yet (a metric: the outbox's backlog). */
+  /** Gap changes the broker has not acknowledged yet (a metric: the outbox's backlog). */
   async unpublishedCount(): Promise<number> {
     const { rows } = await this.knex.raw<{ rows: Array<{ n: string }> }>(
-      'SELECT count(*) AS n FROM data_gaps WHERE event_version > published_version',
+      'SELECT count(*) AS n FROM data_gap_events WHERE published_at IS NULL',
     );
     return Number(rows[0]?.n ?? 0);
   }
 
-  async markPublished(trx: Knex.Transaction, gaps: StoredGap[]): Promise<void> {
+  /**
+   * The unpublished changes of these gaps, each as the gap's state right after it, oldest first
+   * per gap (so OPEN always comes before any later status), gaps in detection order.
+   */
+  async unpublishedEvents(trx: Knex.Transaction, gapIds: string[]): Promise<StoredGap[]> {
+    if (gapIds.length === 0) return [];
+    const { rows } = await trx.raw<{ rows: GapRow[] }>(
+      `SELECT ${GAP_COLUMNS}
+         FROM data_gap_events e CROSS JOIN LATERAL jsonb_populate_record(NULL::data_gaps, e.state) g
+         JOIN market_series s ON s.id = g.series_id
+        WHERE e.gap_id = ANY(?::text[]) AND e.published_at IS NULL
+        ORDER BY g.detected_at, g.gap_id, e.version`,
+      [gapIds],
+    );
+    return rows.map(toGap);
+  }
+
+  /** Marks the published changes, and each gap's row as published up to its latest one. */
+  async markPublished(trx: Knex.Transaction, gaps: StoredGap[], events: StoredGap[]): Promise<void> {
     if (gaps.length === 0) return;
+    if (events.length > 0) {
+      await trx.raw(
+        `UPDATE data_gap_events e SET published_at = now()
+           FROM unnest(?::text[], ?::int[]) AS v(gap_id, version)
+          WHERE e.gap_id = v.gap_id AND e.version = v.version`,
+        [events.map((g) => g.gapId), events.map((g) => g.eventVersion)],
+      );
+    }
     await trx.raw(
       `UPDATE data_gaps g SET published_version = v.version
          FROM unnest(?::text[], ?::int[]) AS v(gap_id, version) WHERE g.gap_id = v.gap_id`,
@@ -238,9 +307,14 @@ interface GapRow {
   from_ms: string;
   to_ms: string;
   missing_bars: number;
+  remaining_bars: number;
+  remaining: Array<{ from_ms: number; to_ms: number; missing_bars: number }>;
   kind: GapKind;
   status: GapStatus;
   detected_ms: string;
+  updated_ms: string;
+  filled_ms: string | null;
+  filled_by: GapFill | null;
   published_version: number;
   event_version: number;
   symbol: string;
@@ -249,11 +323,14 @@ interface GapRow {
   venue: string;
 }
 
-const SELECT_GAP = `
-  SELECT g.gap_id, g.series_id, ${MS('g.from_utc')} AS from_ms, ${MS('g.to_utc')} AS to_ms, g.missing_bars,
-         g.kind, g.status, ${MS('g.detected_at')} AS detected_ms, g.published_version, g.event_version,
-         s.symbol, s.timeframe, s.provider, s.venue
-    FROM data_gaps g JOIN market_series s ON s.id = g.series_id`;
+const GAP_COLUMNS = `g.gap_id, g.series_id, ${MS('g.from_utc')} AS from_ms, ${MS('g.to_utc')} AS to_ms, g.missing_bars,
+         g.remaining_bars, g.remaining, g.kind, g.status, ${MS('g.detected_at')} AS detected_ms,
+         ${MS('g.updated_at')} AS updated_ms, ${MS('g.filled_at')} AS filled_ms, g.filled_by,
+         g.published_version, g.event_version, s.symbol, s.timeframe, s.provider, s.venue`;
+
+const SELECT_GAP = `SELECT ${GAP_COLUMNS} FROM data_gaps g JOIN market_series s ON s.id = g.series_id`;
+
+const toPiece = (r: GapRange) => ({ from_ms: r.fromMs, to_ms: r.toMs, missing_bars: r.missingBars });
 
 function toGap(r: GapRow): StoredGap {
   return {
@@ -262,9 +339,18 @@ function toGap(r: GapRow): StoredGap {
     fromMs: Number(r.from_ms),
     toMs: Number(r.to_ms),
     missingBars: r.missing_bars,
+    remainingBars: r.remaining_bars,
+    remaining: r.remaining.map((p) => ({
+      fromMs: Number(p.from_ms),
+      toMs: Number(p.to_ms),
+      missingBars: Number(p.missing_bars),
+    })),
     kind: r.kind,
     status: r.status,
     detectedAtMs: Number(r.detected_ms),
+    updatedAtMs: Number(r.updated_ms),
+    filledAtMs: r.filled_ms === null ? null : Number(r.filled_ms),
+    filledBy: r.filled_by,
     publishedVersion: r.published_version,
     eventVersion: r.event_version,
     symbol: r.symbol,

@@ -41,6 +41,8 @@ export interface CanonicalBar extends SeriesIdentity {
 export interface Catalog {
   provider(name: string): string | undefined;
   venue(name: string): VenueRules | undefined;
+  /** Changes whenever the catalog's content may have changed (a reload): cached identities are then stale. */
+  readonly generation?: number;
 }
 
 /** Provider and venue for legacy bars that do not carry them, configured per exporter. */
@@ -124,7 +126,15 @@ interface CanonicalIdentity {
  */
 export class IdentityCache {
   private readonly map = new Map<string, CanonicalIdentity>();
+  private generation: number | undefined;
   constructor(private readonly maxEntries = 100_000) {}
+
+  /** Forgets everything when the catalog was reloaded since the last call (a new quote or alias). */
+  sync(generation: number | undefined): void {
+    if (generation === this.generation) return;
+    this.generation = generation;
+    this.map.clear();
+  }
 
   get(key: string): CanonicalIdentity | undefined {
     return this.map.get(key);
@@ -210,6 +220,7 @@ export function canonicalizeBar(
   let identity: CanonicalIdentity | undefined;
   let cacheKey: string | undefined;
   if (cache) {
+    cache.sync(catalog.generation);
     cacheKey = `${wire.provider ?? ''}\u0000${wire.venue ?? ''}\u0000${wire.symbol}\u0000${wire.timeframe}\u0000${
       wire.provider == null || wire.venue == null ? (legacy?.exporter ?? '') : ''
     }`;

@@ -4,6 +4,9 @@ export const GAP_KINDS = ['OFFLINE', 'NO_ACTIVITY', 'UNKNOWN'] as const;
 export type GapKind = (typeof GAP_KINDS)[number];
 export const GAP_STATUSES = ['OPEN', 'BACKFILL_REQUESTED', 'FILLED', 'NO_DATA', 'UNFILLABLE'] as const;
 export type GapStatus = (typeof GAP_STATUSES)[number];
+/** How a FILLED gap's bars arrived: all as live (late) bars, all from history answers, or both. */
+export const GAP_FILLS = ['LIVE', 'HISTORY', 'MIXED'] as const;
+export type GapFill = (typeof GAP_FILLS)[number];
 
 /** Missing bar open times `[fromMs, toMs)` of one series. */
 export interface GapRange {
@@ -64,4 +67,9 @@ export function remainingGaps(
 /** Deterministic: the same hole in the same series always gets the same id, whoever finds it. */
 export function gapId(seriesId: number, fromMs: number): string {
   return `gap-${seriesId}-${fromMs}`;
+}
+
+/** Whether two lists of missing pieces are the same. */
+export function sameRanges(a: readonly GapRange[], b: readonly GapRange[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.fromMs === b[i]!.fromMs && r.toMs === b[i]!.toMs);
 }

@@ -81,7 +81,12 @@ describe('coverage report for the analyst', () => {
       missing_bars: 7,
       kind: 'OFFLINE',
       status: 'UNFILLABLE',
+      remaining_bars: 7,
+      filled_at: null,
     });
+    expect(report.gaps[0].remaining).to.deep.equal([
+      { from: '2026-11-20T10:05:00Z', to: '2026-11-20T10:12:00Z', missing_bars: 7 },
+    ]);
     expect(report.offline).to.deep.equal([{ from: '2026-11-20T10:04:00Z', to: '2026-11-20T10:11:00Z' }]);
   });
 });

@@ -64,7 +64,7 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     expect(events[0]!.key).to.equal('Quantower|Binance|BTC/USDT|1-Min');
   });
 
-  it('late bars inside a gap shrink and split it, and a gap fully present becomes FILLED', async () => {
+  it('late bars inside a gap keep its detected range and count, track what is still missing beside them, and a gap fully present becomes FILLED', async () => {
     const t = minutesAgo(60);
     await ctx.startWorker();
     await ctx.publish([minuteBar(t, 0), minuteBar(t, 10)]);
@@ -73,15 +73,58 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
 
     await ctx.publish([minuteBar(t, 4)]);
     await ctx.waitForLag0();
-    expect((await gapRows()).map((g) => [g.missing_bars, g.status])).to.deep.equal([
-      [3, 'OPEN'],
-      [5, 'OPEN'],
+    const split = await db()('data_gaps').select(
+      'from_utc',
+      'to_utc',
+      'missing_bars',
+      'remaining_bars',
+      'remaining',
+      'status',
+    );
+    expect(split).to.have.length(1);
+    expect([split[0]!.from_utc.getTime(), split[0]!.to_utc.getTime(), split[0]!.missing_bars]).to.deep.equal([
+      t + M,
+      t + 10 * M,
+      9,
+    ]);
+    expect(split[0]).to.include({ remaining_bars: 8, status: 'OPEN' });
+    expect(split[0]!.remaining).to.deep.equal([
+      { from_ms: t + M, to_ms: t + 4 * M, missing_bars: 3 },
+      { from_ms: t + 5 * M, to_ms: t + 10 * M, missing_bars: 5 },
     ]);
 
     await ctx.publish([1, 2, 3, 5, 6, 7, 8, 9].map((i) => minuteBar(t, i)));
     await ctx.waitForLag0();
-    const rows = await gapRows();
-    expect(rows.map((g) => g.status)).to.deep.equal(['FILLED', 'FILLED']);
+    const rows = await db()('data_gaps').select(
+      'missing_bars',
+      'remaining_bars',
+      'remaining',
+      'status',
+      'filled_at',
+      'filled_by',
+    );
+    expect(rows.map((g) => [g.missing_bars, g.remaining_bars, g.status, g.filled_by])).to.deep.equal([
+      [9, 0, 'FILLED', 'LIVE'],
+    ]);
+    expect(rows[0]!.remaining).to.deep.equal([]);
+    expect(rows[0]!.filled_at).to.be.an.instanceOf(Date);
+
+    // Every change is an event, in order, each carrying the detected range and what is still missing.
+    await waitFor(async () => (await ctx.messagesOn(ctx.topics.gaps)) >= 3, 20_000, '3 DataGap events');
+    const events = await Promise.all(
+      (await ctx.readAll(ctx.topics.gaps, 3, 20_000)).map(
+        async (m) => (await ctx.codec.decode(m.value!)) as Record<string, unknown>,
+      ),
+    );
+    expect(events.map((e) => [e.version, e.status, e.missing_bars, e.remaining_bars, e.filled_by])).to.deep.equal([
+      [1, 'OPEN', 9, 9, null],
+      [2, 'OPEN', 9, 8, null],
+      [3, 'FILLED', 9, 0, 'LIVE'],
+    ]);
+    expect(JSON.parse(JSON.stringify(events[1]!.remaining))).to.deep.equal([
+      { from_utc: t + M, to_utc: t + 4 * M, missing_bars: 3 },
+      { from_utc: t + 5 * M, to_utc: t + 10 * M, missing_bars: 5 },
+    ]);
   });
 
   it('a briefly reordered stream raises no gap within the grace period, and a reported gap once filled is FILLED', async () => {

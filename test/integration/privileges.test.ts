@@ -18,6 +18,8 @@ const EXPECTED: Record<string, string[]> = {
   trading_calendars: ['SELECT'],
   trading_calendar_days: ['SELECT'],
   venue_calendars: ['SELECT'],
+  data_gap_events: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  reference_data_version: ['SELECT', 'UPDATE'],
 };
 const ALL = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'];
 

@@ -1,6 +1,6 @@
 import { EnvReader } from '../../shared/runtime/config';
+import { readBackfillKinds, readContinuityGroupId, readIngestGroupId } from '../../shared/runtime/pipeline-settings';
 import { Connections, readConnections } from '../../shared/runtime/connections';
-import { GAP_KINDS, GapKind } from '../../shared/domain/gaps';
 import type { ContinuityOptions } from './core';
 import { HealthSettings, readHealthSettings } from '../../shared/runtime/health-settings';
 import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../shared/runtime/input-limits';
@@ -9,6 +9,8 @@ import { Level, readLogLevel } from '../../shared/runtime/log';
 export interface ContinuityConfig extends ContinuityOptions {
   connections: Connections;
   groupId: string;
+  /** The ingest workers' consumer group: its progress on the bars topic settles backfills. */
+  ingestGroupId: string;
   tickMs: number;
   shutdownTimeoutMs: number;
   health: HealthSettings;
@@ -18,23 +20,12 @@ export interface ContinuityConfig extends ContinuityOptions {
 
 export function readContinuityConfig(env: EnvReader): ContinuityConfig {
   const connections = readConnections(env, 'bar-ingest-continuity');
-  const kinds = env.list(
-    'BI_BACKFILL_KINDS',
-    ['OFFLINE', 'UNKNOWN'],
-    `gap kinds to ask the exporter to backfill (of ${GAP_KINDS.join(', ')})`,
-  );
-  for (const k of kinds) {
-    if (!(GAP_KINDS as readonly string[]).includes(k))
-      env.problem(`BI_BACKFILL_KINDS has ${JSON.stringify(k)}: use ${GAP_KINDS.join(', ')}`);
-  }
   return {
     connections,
-    groupId: env.string(
-      'BI_CONTINUITY_GROUP_ID',
-      `${connections.topicPrefix}bar-ingest-continuity`,
-      'consumer group of the continuity workers',
-    ),
-    backfillKinds: kinds as GapKind[],
+    groupId: readContinuityGroupId(env, connections.topicPrefix),
+    // A backfill answer's settle time starts once the ingest group has consumed past the answer.
+    ingestGroupId: readIngestGroupId(env),
+    backfillKinds: readBackfillKinds(env),
     maxAttempts: env.int('BI_BACKFILL_MAX_ATTEMPTS', 3, 'history requests per gap before it is UNFILLABLE', {
       min: 1,
       max: 100,
@@ -45,7 +36,7 @@ export function readContinuityConfig(env: EnvReader): ContinuityConfig {
     settleMs: env.int(
       'BI_BACKFILL_SETTLE_MS',
       2_000,
-      'after an answer, time for its bars to be stored before the rest is NO_DATA (ms)',
+      'once the ingest workers consumed past a backfill answer, how long what is still missing waits before it is NO_DATA (ms)',
       { min: 0 },
     ),
     graceMs: env.int('BI_GAP_GRACE_MS', 0, 'allowed lateness before a gap is reported or backfilled (ms)', { min: 0 }),

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { Catalog } from '../../shared/domain/bar';
-import { gapId, GapKind } from '../../shared/domain/gaps';
+import { GapKind } from '../../shared/domain/gaps';
 import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
 import { remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
+import { consumedPast, settlement, TopicPosition } from '../../shared/domain/backfill';
 import { parseTimeframe } from '../../shared/domain/timeframe';
 import type { BackfillStore } from '../../shared/adapters/backfill-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
@@ -23,13 +24,25 @@ export interface HistoryRequestSink {
   send(request: { requestId: string; gap: StoredGap; attempt: number }): Promise<void>;
 }
 
+/** Where the ingest workers stand on the bars topic. */
+export interface IngestProgress {
+  /** The bars topic's end offsets now. */
+  barsEnd(): Promise<TopicPosition>;
+  /** The ingest consumer group's committed offsets on the bars topic. */
+  committed(): Promise<TopicPosition>;
+}
+
 export interface ContinuityOptions {
   /** Kinds of gap the exporter is asked to backfill. */
   backfillKinds: GapKind[];
   maxAttempts: number;
   /** Wait for an answer this long after the first attempt, doubling after each. */
   retryMs: number;
-  /** After an answer, how long the republished bars get to be stored before what is still missing is NO_DATA. */
+  /**
+   * How long what is still missing of an answered gap waits before it is NO_DATA, counted from
+   * when the ingest workers have consumed past the answer (its bars are stored by then), unless
+   * the stored bars account for every bar the answer says was sent before that.
+   */
   settleMs: number;
   graceMs: number;
   /** Event times before this are refused (an unset time sent as zero). */
@@ -41,7 +54,8 @@ export interface ContinuityOptions {
 /**
  * The continuity worker's logic: connection status events become sessions and (re)classify
  * gaps; open gaps become history requests, retried with backoff and then UNFILLABLE; answers
- * settle into FILLED or NO_DATA. Every state change is a DataGap event through the outbox.
+ * settle into FILLED or NO_DATA on facts (shared/domain/backfill.ts). Every state change is a
+ * DataGap event through the outbox.
  */
 export class ContinuityCore {
   constructor(
@@ -50,6 +64,7 @@ export class ContinuityCore {
     private readonly backfill: BackfillStore,
     private readonly outbox: GapOutbox,
     private readonly requests: HistoryRequestSink,
+    private readonly progress: IngestProgress,
     private readonly catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> },
     private readonly options: ContinuityOptions,
     private readonly log: Logger,
@@ -81,7 +96,14 @@ export class ContinuityCore {
 
   async onHistoryResponse(event: HistoryResponseEvent): Promise<void> {
     const response = validateHistoryResponse(event);
-    const known = await this.backfill.recordResponse(this.knex, response.request_id, response.status);
+    // The exporter wrote the answer's bars before the answer: they are behind this position.
+    const barsEnd = await this.progress.barsEnd();
+    const known = await this.backfill.recordResponse(this.knex, {
+      requestId: response.request_id,
+      status: response.status,
+      barsSent: Number(response.bars_sent),
+      barsEnd,
+    });
     if (!known) this.log.info('history response for no pending request (late or repeated)', { ...response });
   }
 
@@ -117,27 +139,45 @@ export class ContinuityCore {
       }
     });
     await this.calendars.refresh?.();
+    await this.settleAnswers();
+    await this.outbox.publishDue();
+  }
+
+  /** Answered gaps: FILLED, NO_DATA or still waiting, decided on what is stored and consumed. */
+  private async settleAnswers(): Promise<void> {
+    const waiting = await this.backfill.awaitingIngest(this.knex, 1000);
+    if (waiting.length > 0) {
+      const committed = await this.progress.committed();
+      const ingested = waiting.filter((w) => consumedPast(committed, w.barsEnd)).map((w) => w.gapId);
+      await this.backfill.markIngested(this.knex, ingested);
+    }
     await this.knex.transaction(async (trx) => {
-      const ids = await this.backfill.settled(trx, this.options.settleMs, 100);
-      for (const gap of await this.gaps.byIds(trx, ids)) {
-        const tf = parseTimeframe(gap.timeframe);
-        const [present] = await this.gaps.barTimes(
-          [{ seriesId: gap.seriesId, afterMs: gap.fromMs - 1, uptoMs: gap.toMs - 1 }],
-          trx,
-        );
+      const answered = await this.backfill.answered(trx, this.options.settleMs, 100);
+      const answers = new Map(answered.map((a) => [a.gapId, a]));
+      const gaps = await this.gaps.byIds(trx, [...answers.keys()]);
+      const present = await this.gaps.barTimes(
+        gaps.map((g) => ({ seriesId: g.seriesId, afterMs: g.fromMs - 1, uptoMs: g.toMs - 1 })),
+        trx,
+      );
+      for (const [i, gap] of gaps.entries()) {
+        const answer = answers.get(gap.gapId)!;
         const cal = this.calendars.forSeries(gap.venue, gap.symbol);
-        const remaining = remainingCalendarGaps(cal, tf, gap, present!);
-        await this.gaps.shrink(trx, gap, remaining, this.options.graceMs);
-        if (remaining.length > 0) {
-          // The exporter answered and these bars still are not there: its history has none either.
-          await this.backfill.markNoData(trx, [
-            gap.gapId,
-            ...remaining.slice(1).map((r) => gapId(gap.seriesId, r.fromMs)),
-          ]);
+        const remaining = remainingCalendarGaps(cal, parseTimeframe(gap.timeframe), gap, present[i]!);
+        // Usually the ingest workers recorded this already, as the bars arrived.
+        await this.gaps.track(trx, gap, remaining, this.options.graceMs);
+        const outcome = settlement({
+          missingBars: gap.missingBars,
+          remainingBars: remaining.reduce((n, r) => n + r.missingBars, 0),
+          barsSent: answer.barsSent,
+          settleTimeUp: answer.settleTimeUp,
+        });
+        if (outcome === 'NO_DATA') {
+          // Its history has no more for the range. Bars that still arrive fill it (ingest side).
+          await this.backfill.markNoData(trx, [gap.gapId]);
+          this.log.info('gap settled NO_DATA', { gapId: gap.gapId, stillMissing: remaining.length });
         }
       }
     });
-    await this.outbox.publishDue();
   }
 }
 

@@ -15,6 +15,7 @@ import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
 import { seriesKey } from '../../shared/domain/series';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { DependencyHealth } from '../../shared/runtime/dependency-health';
@@ -88,6 +89,7 @@ export async function startContinuityWorker(
   };
 
   const gaps = new GapStore(knex);
+  const ingestProgress = new KafkaIngestProgress(kafka, c.topics.bars, config.ingestGroupId);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
   const core = new ContinuityCore(
     knex,
@@ -114,6 +116,7 @@ export async function startContinuityWorker(
         log.info('history requested', { requestId, gapId: gap.gapId, attempt });
       },
     },
+    ingestProgress,
     catalog,
     config,
     log,
@@ -215,7 +218,9 @@ export async function startContinuityWorker(
       await ticking;
       await consumer.disconnect();
       await outbox.idle();
+      await ingestProgress.close();
       await producer.disconnect();
+      catalog.close();
       await knex.destroy();
     },
   };

@@ -1,4 +1,5 @@
 import { EnvReader } from '../../shared/runtime/config';
+import { readIngestGroupId } from '../../shared/runtime/pipeline-settings';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import type { ExporterDefaults } from '../../shared/domain/bar';
 import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
@@ -49,7 +50,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
   const connections = readConnections(env, 'bar-ingest-worker');
   const config: IngestConfig = {
     connections,
-    groupId: env.string('BI_INGEST_GROUP_ID', 'bar-ingest', 'Kafka consumer group shared by all ingest workers'),
+    groupId: readIngestGroupId(env),
     flushMaxBars: env.int('BI_FLUSH_MAX_BARS', 100, 'flush when this many messages wait', { min: 1, max: 1_000_000 }),
     flushMaxWaitMs: env.int('BI_FLUSH_MAX_WAIT_MS', 1000, 'flush when the oldest message waited this long (ms)', {
       min: 1,

@@ -32,7 +32,8 @@ interface SeriesInFlush {
  * 2. find the holes in each claimed range (from the flush's own bars when they fill it, else from
  *    the bars PostgreSQL holds), and insert them with deterministic ids (a redelivered flush or
  *    a second worker inserts nothing new);
- * 3. shrink, split or fill open gaps that late bars of this flush fall into;
+ * 3. record what is still missing of gaps (not FILLED) that late bars of this flush fall into, or
+ *    that they are FILLED (a gap's detected range and count never change);
  * 4. release the claims; events go out through the data_gaps outbox (sent, then marked), without
  *    holding up the flush.
  */
@@ -137,12 +138,7 @@ export class GapTracker {
       for (const [i, gap] of open.entries()) {
         const s = inFlush.get(gap.seriesId)!;
         const remaining = remainingCalendarGaps(s.cal, s.tf, gap, present[i]!);
-        const unchanged =
-          remaining.length === 1 && remaining[0]!.fromMs === gap.fromMs && remaining[0]!.toMs === gap.toMs;
-        if (!unchanged) {
-          await this.gaps.shrink(trx, gap, remaining, this.graceMs);
-          changed += 1;
-        }
+        if (await this.gaps.track(trx, gap, remaining, this.graceMs)) changed += 1;
       }
       return changed;
     });

@@ -224,6 +224,7 @@ export async function startIngestWorker(
       await consumer.disconnect();
       await producer.disconnect();
       redis.disconnect();
+      catalog.close();
       await knex.destroy();
     },
   };
