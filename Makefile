@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage ui browser clean \
 	check-schemas migrate-legacy legacy-report drop-legacy
 
 help: ## list the targets
@@ -43,7 +43,7 @@ test: prepare ## the whole suite against the real services: static checks, unit,
 test-unit: deps ## fast unit tests of the pure domain
 	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
 
-test-integration: deps ## integration tests (needs `make prepare`)
+test-integration: deps browser ## integration tests (needs `make prepare`), including the page in headless chromium
 	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.integration.json
 
 typecheck: deps ## strict TypeScript
@@ -68,8 +68,14 @@ legacy-report: deps up ## re-verify and print the legacy migration report
 drop-legacy: deps up ## drop the legacy bar table, only after a passing verification
 	@$(TSX) workers/legacy-migration/main.ts drop-legacy
 
-coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..]
-	@$(TSX) scripts/coverage.ts --series "$(SERIES)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)")
+coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..] [HTML=file.html] (or RUN_ID=.. HTML=..)
+	@$(TSX) scripts/coverage.ts $(if $(SERIES),--series "$(SERIES)") $(if $(RUN_ID),--run "$(RUN_ID)") $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(if $(HTML),--html "$(HTML)")
+
+ui: prepare ## the read API and the analyst's page (prints its URL; Ctrl-C stops it)
+	@$(RUN) node --import tsx workers/read-api/main.ts
+
+browser: ## install Debian's chromium when missing (the browser tests drive it headless)
+	@scripts/stack.sh install chromium
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
