@@ -1,23 +1,12 @@
 import { expect } from 'chai';
-import { EnvReader } from '../../shared/runtime/config';
 import { readStatements, Statement } from '../../shared/adapters/read-model';
-import { readReadApiConfig } from '../../workers/read-api/config';
-import { startReadApi } from '../../workers/read-api/main';
-import { silentLogger } from '../../shared/runtime/log';
 import { createKnex } from '../../shared/adapters/postgres';
 import { baseConnections, db, truncateData } from '../support/stack';
 import { CoverageFixture, insertCoverageFixture, T0 } from '../support/coverage-fixture';
+import { startTestReadApi } from '../support/read-api';
 
 const M = 60_000;
 const iso = (minutes: number): string => new Date(T0 + minutes * M).toISOString().replace('.000Z', 'Z');
-
-/** The read API on a free port, as its worker starts it (worker role, config from the environment). */
-export async function startTestReadApi() {
-  const env = new EnvReader({ ...process.env, BI_READ_API_PORT: '0' });
-  const config = readReadApiConfig(env);
-  env.check();
-  return startReadApi(config, silentLogger);
-}
 
 describe('read API: series, coverage, run readiness and gaps as JSON', function () {
   this.timeout(60_000);

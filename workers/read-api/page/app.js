@@ -60,9 +60,9 @@
       tbody.textContent = '';
       body.series.forEach(function (s) {
         var byKind = s.gaps.by_kind;
-        var tr = el('tr', { class: 'pick series-row', 'data-series': String(s.id) }, [
-          el('td', { text: s.key }),
-          el('td', { text: short(s.last_bar) }),
+        var tr = el('tr', { class: 'pick series-row', 'data-series': String(s.id), 'data-key': s.key }, [
+          el('td', { title: s.key, text: s.venue + ' ' + s.symbol + ' ' + s.timeframe }),
+          el('td', { text: short(s.last_bar).slice(5) }),
           el('td', { class: 'exporter-' + s.exporter, text: s.exporter }),
           el('td', {
             class: 'num',

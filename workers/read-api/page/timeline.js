@@ -13,11 +13,11 @@
   var KINDS = ['OFFLINE', 'NO_ACTIVITY', 'UNKNOWN'];
   var STATUSES = ['OPEN', 'BACKFILL_REQUESTED', 'NO_DATA', 'UNFILLABLE', 'FILLED'];
   var STATUS_LOOK = {
-    OPEN: 'solid: still missing',
-    BACKFILL_REQUESTED: 'striped: history requested',
-    NO_DATA: 'cross-hatched: the exporter has no history either',
-    UNFILLABLE: 'heavy border: requests exhausted',
-    FILLED: 'outline: filled, the bars are there now',
+    OPEN: 'solid, still missing',
+    BACKFILL_REQUESTED: 'striped, history requested',
+    NO_DATA: 'cross-hatched, no history either',
+    UNFILLABLE: 'double border, requests exhausted',
+    FILLED: 'dashed outline, bars there now',
   };
 
   function el(tag, attrs, children) {
@@ -106,19 +106,19 @@
         counts[g.kind] = (counts[g.kind] || 0) + 1;
       });
     });
-    var box = el('div', { class: 'legend' });
-    box.appendChild(el('span', { class: 'swatch covered' }));
-    box.appendChild(el('span', { text: 'covered' }));
-    box.appendChild(el('span', { class: 'swatch offline' }));
-    box.appendChild(el('span', { text: 'exporter offline' }));
+    function entry(swatchClass, label, attrs) {
+      return el('span', Object.assign({ class: 'legend-entry' }, attrs || {}), [
+        el('span', { class: 'swatch ' + swatchClass }),
+        label,
+      ]);
+    }
+    var box = el('div', { class: 'legend' }, [entry('covered', 'covered'), entry('offline', 'exporter offline')]);
     KINDS.forEach(function (k) {
-      box.appendChild(el('span', { class: 'swatch gap kind-' + k + ' status-OPEN' }));
-      box.appendChild(el('span', { class: 'legend-kind', 'data-kind': k, text: k + ' (' + (counts[k] || 0) + ')' }));
+      box.appendChild(entry('gap kind-' + k + ' status-OPEN', k + ' (' + (counts[k] || 0) + ')', { 'data-kind': k }));
     });
     var statuses = el('div', { class: 'legend' });
     STATUSES.forEach(function (s) {
-      statuses.appendChild(el('span', { class: 'swatch gap kind-UNKNOWN status-' + s }));
-      statuses.appendChild(el('span', { text: s + ' (' + STATUS_LOOK[s] + ')' }));
+      statuses.appendChild(entry('gap kind-UNKNOWN status-' + s, s + ': ' + STATUS_LOOK[s]));
     });
     return el('div', {}, [box, statuses]);
   }
