@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage ui browser clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage ui browser bench-read-api clean \
 	check-schemas migrate-legacy legacy-report drop-legacy
 
 help: ## list the targets
@@ -79,6 +79,9 @@ browser: ## install Debian's chromium when missing (the browser tests drive it h
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
+
+bench-read-api: prepare ## the read API with 10,000 series and 100,000 gaps (in the suite's database, emptied): latency of each endpoint
+	@$(TEST_ENV) $(TSX) bench/read-api.ts $(ARGS)
 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts

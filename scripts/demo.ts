@@ -19,10 +19,11 @@ import { ReadModel } from '../shared/adapters/read-model';
 import { RegistryCodec } from '../shared/adapters/registry';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
-import { createLogger } from '../shared/runtime/log';
+import { createLogger, silentLogger } from '../shared/runtime/log';
 import { loadConfigOrExit } from '../shared/runtime/process';
 import { HistoryResponder, publishConnectionStatus } from '../exporter/history';
 import { storyPlan } from '../exporter/story';
+import { resetDemoData } from './demo-reset';
 import { readReadApiConfig } from '../workers/read-api/config';
 import { standaloneHtml } from '../workers/read-api/export';
 import { iso, runReadiness } from '../workers/read-api/views';
@@ -69,12 +70,15 @@ async function main(): Promise<void> {
   await admin.connect();
   const dlqBefore = await admin.fetchTopicOffsets(c.topics.barsDlq);
   const knex = createKnex(c.pgAdmin, { min: 0, max: 2 });
+  // Each demo tells the same story on fresh time ranges: what an earlier one stored would fill its holes.
+  await resetDemoData(knex);
   const startedAt = new Date((await knex.raw<{ rows: Array<{ now: Date }> }>('SELECT now() AS now')).rows[0]!.now);
 
   const say = (line: string): void => void process.stdout.write(line + '\n');
   say(
     `bar-ingest demo: ${WORKERS} ingest workers in consumer group '${GROUP}' and a continuity worker, reference exporter -> ${c.topics.bars}`,
   );
+  say(`(the demo's series, runs and connection sessions from an earlier demo were removed first)`);
   const workers = Array.from({ length: WORKERS }, (_, i) => run('workers/ingest/main.ts', [], `demo-worker-${i + 1}`));
   const continuity = run('workers/continuity/main.ts', [], 'demo-continuity', CONTINUITY_ENV);
 
@@ -85,14 +89,15 @@ async function main(): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const codec = new RegistryCodec(c.registryUrl);
+  // Its own quiet Kafka client: a consumer group joining logs rebalances as errors, which are not.
   const responder = new HistoryResponder(
-    kafka,
+    createKafka(c.kafka, silentLogger),
     producer,
     codec,
     c.topics,
     'bar-ingest-demo-exporter',
     story.history,
-    createLogger({ tool: 'demo-exporter-history' }, 'warn'),
+    silentLogger,
   );
   await responder.start('reference-exporter');
   for (const event of story.statuses) await publishConnectionStatus(producer, codec, c.topics.connectionStatus, event);
