@@ -310,7 +310,11 @@ function table(rows: Array<Record<string, unknown>>, cols: string[]): string {
   ].join('\n');
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Exits once the summary is out: a Kafka client still closing its sockets must not hold the demo open.
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

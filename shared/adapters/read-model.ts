@@ -153,11 +153,15 @@ function gapConditions(f: GapFilter): { where: string[]; bindings: Statement['bi
 export const readStatements = {
   seriesList(f: SeriesFilter): Statement {
     const { where, bindings } = identityFilters(f, 's');
+    // The page of series first, then the per-series counts for that page only: a lateral join
+    // before ORDER BY ... LIMIT would count the gaps of every series.
     return {
       sql: `SELECT ${SERIES_COLUMNS},
                    (SELECT count(*) FROM run_subscriptions r WHERE r.series_id = s.id)::int AS runs,
                    g.*, c.status AS exporter
-              FROM market_series s
+              FROM (SELECT * FROM market_series s ${whereClause(where)}
+                     ORDER BY s.provider, s.venue, s.symbol, s.timeframe, s.id
+                     LIMIT ? OFFSET ?) s
               LEFT JOIN LATERAL (
                 SELECT count(*)::int AS gaps_total,
                        count(*) FILTER (WHERE status = 'OPEN')::int AS open,
@@ -174,9 +178,7 @@ export const readStatements = {
                 SELECT cs.status FROM connection_sessions cs
                  WHERE cs.provider = s.provider AND cs.venue = s.venue
                  ORDER BY cs.from_utc DESC LIMIT 1) c ON true
-              ${whereClause(where)}
-             ORDER BY s.provider, s.venue, s.symbol, s.timeframe, s.id
-             LIMIT ? OFFSET ?`,
+             ORDER BY s.provider, s.venue, s.symbol, s.timeframe, s.id`,
       bindings: [...bindings, f.limit, f.offset],
     };
   },
@@ -216,7 +218,7 @@ export const readStatements = {
     return {
       sql: `SELECT r.id, ${MS('r.created_at')} AS created_ms, sub.series, sub.first_ms, sub.last_ms,
                    gs.total, gs.missing, gs.missing_bars
-              FROM strategy_runs r
+              FROM (SELECT * FROM strategy_runs r ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?) r
               LEFT JOIN LATERAL (
                 SELECT count(*)::int AS series, ${MS('min(rs.first_bar_utc)')} AS first_ms,
                        ${MS('max(rs.last_bar_utc)')} AS last_ms
@@ -229,8 +231,7 @@ export const readStatements = {
                   JOIN data_gaps g ON g.series_id = rs.series_id
                        AND g.from_utc <= rs.last_bar_utc AND g.to_utc > rs.first_bar_utc
                  WHERE rs.run_id = r.id) gs ON true
-             ORDER BY r.created_at DESC, r.id
-             LIMIT ? OFFSET ?`,
+             ORDER BY r.created_at DESC, r.id`,
       bindings: [limit, offset],
     };
   },

@@ -36,7 +36,7 @@
         var tr = el('tr', { class: 'pick run-row', 'data-run': r.id }, [
           el('td', { text: r.id }),
           el('td', { class: 'num', text: String(r.series) }),
-          el('td', { text: r.window ? short(r.window.from) + ' to ' + short(r.window.to) : '' }),
+          el('td', { text: r.window ? short(r.window.from).slice(5) + ' to ' + short(r.window.to).slice(5) : '' }),
           el('td', { class: 'num', text: r.gaps.missing + ' of ' + r.gaps.total }),
           el('td', {}, [verdictBadge(r.verdict)]),
         ]);
@@ -102,6 +102,8 @@
       function (data) {
         if (timeline) timeline.destroy();
         timeline = T.renderDetail(detail, { kind: kind, data: data });
+        // For a person at the browser console (timeline.setWindow(...)) and for scripted screenshots.
+        window.coverageTimeline = timeline;
         detail.setAttribute('data-state', 'ready');
       },
       function (err) {
