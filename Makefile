@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api clean \
 	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline
 
 help: ## list the targets
@@ -48,7 +48,7 @@ test: prepare ## the whole suite against the real services: static checks, unit,
 test-unit: deps ## fast unit tests of the pure domain
 	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
 
-test-integration: deps ## integration tests (needs `make prepare`)
+test-integration: deps browser ## integration tests (needs `make prepare`), including the page in headless chromium
 	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.integration.json
 
 # The pipeline, gap and continuity tests once more, against the secured stack (the same test files,
@@ -83,8 +83,14 @@ legacy-report: deps up ## re-verify and print the legacy migration report
 drop-legacy: deps up ## drop the legacy bar table, only after a passing verification
 	@$(TSX) workers/legacy-migration/main.ts drop-legacy
 
-coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..]
-	@$(TSX) scripts/coverage.ts --series "$(SERIES)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)")
+coverage: deps ## one series' covered intervals, gaps and offline periods: make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=..] [TO=..] [HTML=file.html] (or RUN_ID=.. HTML=..)
+	@$(TSX) scripts/coverage.ts $(if $(SERIES),--series "$(SERIES)") $(if $(RUN_ID),--run "$(RUN_ID)") $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(if $(HTML),--html "$(HTML)")
+
+ui: prepare ## the read API and the analyst's page (prints its URL; Ctrl-C stops it)
+	@$(RUN) node --import tsx workers/read-api/main.ts
+
+browser: ## install Debian's chromium when missing (the browser tests drive it headless)
+	@scripts/stack.sh install chromium
 
 calendars: deps ## list trading calendars, their venue rules and the years they cover
 	@$(TSX) scripts/calendars.ts list
@@ -103,6 +109,9 @@ status-pipeline: deps ## has the system caught up? consumer lag per group, unpub
 
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
+
+bench-read-api: prepare ## the read API with 10,000 series and 100,000 gaps (in the suite's database, emptied): latency of each endpoint
+	@$(TEST_ENV) $(TSX) bench/read-api.ts $(ARGS)
 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts

@@ -18,15 +18,19 @@ import { readCalendarFiles } from '../shared/adapters/calendar-store';
 import { CalendarBook } from '../shared/domain/calendar-book';
 import { expectsBar } from '../shared/domain/calendar-gaps';
 import { BarPublisher } from './publisher';
+import { storyPlan } from './story';
 
 const USAGE = `bar-ingest reference exporter
 
-Usage: tsx exporter/main.ts [--bars N] [--runs N] [--exporter-id ID] [--bad]
+Usage: tsx exporter/main.ts [--bars N] [--runs N] [--exporter-id ID] [--bad] [--story [--now MS]]
 
   --bars N          bars per series (default 120), ending at the current bar
   --runs N          strategy runs sending the same bars (default 3): duplicates on purpose
   --exporter-id ID  value of the bi-exporter-id header (default reference-exporter)
   --bad             also send one bad message of each kind, to show the dead-letter topic
+  --story           withhold the bars of the demo's story of gaps (exporter/story.ts) and add its
+                    two extra runs; its connection events and history answers are sent by the demo
+  --now MS          the time the plan ends at (default: now), so the demo and the exporter agree
 
 Connections come from the environment (see workers/ingest/main.ts --help).`;
 
@@ -82,7 +86,7 @@ export function badBars(nowMs: number): Array<{ why: string; bar: WireBar }> {
 async function main(): Promise<void> {
   const args = parseArgsOrExit(
     process.argv.slice(2),
-    { bars: 120, runs: 3, exporterId: 'reference-exporter', bad: false },
+    { bars: 120, runs: 3, exporterId: 'reference-exporter', bad: false, story: false, now: 0 },
     USAGE,
   );
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-reference-exporter'));
@@ -95,8 +99,8 @@ async function main(): Promise<void> {
   });
   await producer.connect();
   const publisher = new BarPublisher(producer, new RegistryCodec(c.registry), c.topics.bars, args.exporterId);
-  const now = Date.now();
-  const plan = demoPlan(args.bars, args.runs, now);
+  const now = args.now > 0 ? args.now : Date.now();
+  const plan = args.story ? storyPlan(args.bars, args.runs, now) : demoPlan(args.bars, args.runs, now);
   await publisher.publish(plan.bars);
   let bad = 0;
   if (args.bad) {

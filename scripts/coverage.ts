@@ -5,8 +5,14 @@
  * market (a night, a weekend, a holiday) does not break one.
  *
  *   make coverage SERIES='Quantower|Binance|BTC/USDT|1-Min' [FROM=2026-11-01] [TO=2026-11-24]
+ *   make coverage SERIES=... HTML=report.html      # the page's timeline as one self-contained file
+ *   make coverage RUN_ID=demo-run-1 HTML=run.html  # a strategy run's readiness, same file format
  */
+import fs from 'node:fs';
 import { createKnex } from '../shared/adapters/postgres';
+import { ReadModel } from '../shared/adapters/read-model';
+import { standaloneHtml } from '../shared/coverage/export';
+import { runReadiness, seriesCoverage } from '../shared/coverage/views';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { loadConfigOrExit } from '../shared/runtime/process';
@@ -15,25 +21,44 @@ import { addBars, parseTimeframe } from '../shared/domain/timeframe';
 import { findCalendarGaps } from '../shared/domain/calendar-gaps';
 import { loadCalendarBook } from '../shared/adapters/calendar-store';
 
-const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Timeframe' [--from ISO] [--to ISO] [--json]
+const USAGE = `Usage: tsx scripts/coverage.ts --series 'Provider|Venue|Symbol|Timeframe' [--from ISO] [--to ISO] [--json] [--html FILE]
+       tsx scripts/coverage.ts --run RUN_ID --html FILE
 
   --series   the series, canonical names (as in market_series), or its numeric id
   --from     start of the range, UTC (default: the series' first bar)
   --to       end of the range, exclusive, UTC (default: after the series' last bar)
-  --json     print JSON instead of a table`;
+  --json     print JSON instead of a table
+  --html     also write the timeline (as the read API's page draws it) to FILE, one self-contained
+             HTML file that opens offline
+  --run      a strategy run instead of a series: its readiness timeline, written with --html`;
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 async function main(): Promise<void> {
-  const args = parseArgsOrExit(process.argv.slice(2), { series: '', from: '', to: '', json: false }, USAGE, (a) => {
-    if (!a.series) throw new ArgsError('--series is required');
-    for (const k of ['from', 'to'] as const) {
-      if (a[k] && Number.isNaN(Date.parse(a[k]))) throw new ArgsError(`--${k} ${JSON.stringify(a[k])} is not a date`);
-    }
-  });
+  const args = parseArgsOrExit(
+    process.argv.slice(2),
+    { series: '', from: '', to: '', json: false, html: '', run: '' },
+    USAGE,
+    (a) => {
+      if (!a.series && !a.run) throw new ArgsError('--series (or --run with --html) is required');
+      if (a.run && !a.html) throw new ArgsError('--run needs --html FILE');
+      for (const k of ['from', 'to'] as const) {
+        if (a[k] && Number.isNaN(Date.parse(a[k]))) throw new ArgsError(`--${k} ${JSON.stringify(a[k])} is not a date`);
+      }
+    },
+  );
   const c = loadConfigOrExit((env: EnvReader) => readConnections(env, 'bar-ingest-coverage'));
   const knex = createKnex(c.pgWorker, { min: 0, max: 1 });
   try {
+    if (args.run) {
+      const readiness = await runReadiness(new ReadModel(knex), args.run).catch((err: Error) => {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(1);
+      });
+      fs.writeFileSync(args.html, standaloneHtml({ kind: 'run', data: readiness }));
+      process.stdout.write(`run ${args.run}: ${readiness.verdict}; timeline written to ${args.html}\n`);
+      return;
+    }
     const parts = args.series.split('|');
     const series = await knex('market_series')
       .modify((q) => {
@@ -127,6 +152,10 @@ async function main(): Promise<void> {
         to: o.to_utc ? iso(o.to_utc.getTime()) : 'ongoing',
       })),
     };
+    if (args.html) {
+      const lane = await seriesCoverage(new ReadModel(knex), Number(series.id), { fromMs, toMs });
+      fs.writeFileSync(args.html, standaloneHtml({ kind: 'series', data: lane }));
+    }
     if (args.json) {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return;
@@ -148,6 +177,7 @@ async function main(): Promise<void> {
     }
     out(`\nExporter offline (${report.offline.length}):`);
     for (const o of report.offline) out(`  [${o.from}, ${o.to})`);
+    if (args.html) out(`\nTimeline written to ${args.html} (one self-contained HTML file)`);
   } finally {
     await knex.destroy();
   }

@@ -78,14 +78,18 @@ secure_on() { [ "${BI_SECURE:-0}" = 1 ]; }
 . "$ROOT/scripts/stack/redis.sh"
 . "$ROOT/scripts/stack/kafka.sh"
 . "$ROOT/scripts/stack/registry.sh"
+. "$ROOT/scripts/stack/chromium.sh"
 
 ALL_SERVICES=(postgres redis kafka registry)
+# Named only explicitly (`scripts/stack.sh install chromium`): not part of a plain up/down/status.
+EXTRA_SERVICES=(chromium)
 cmd=${1:-status}
 shift || true
 # Optional service names after the command restrict it: `scripts/stack.sh up postgres redis`.
 if [ $# -gt 0 ]; then SERVICES=("$@"); else SERVICES=("${ALL_SERVICES[@]}"); fi
 for s in "${SERVICES[@]}"; do
-  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL_SERVICES[*]})"
+  [[ " ${ALL_SERVICES[*]} ${EXTRA_SERVICES[*]} " == *" $s "* ]] \
+    || die "unknown service '$s' (one of: ${ALL_SERVICES[*]} ${EXTRA_SERVICES[*]})"
 done
 case "$cmd" in
   install)
