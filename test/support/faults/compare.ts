@@ -9,7 +9,10 @@ import type { TestContext } from '../stack';
 import { ExpectedState, Poison, seriesKeyOf } from './plan';
 
 export interface ActualState {
-  bars: Map<string, Map<number, { open: number; high: number; low: number; close: number; volume: number; revision: number }>>;
+  bars: Map<
+    string,
+    Map<number, { open: number; high: number; low: number; close: number; volume: number; revision: number }>
+  >;
   subscriptions: Set<string>;
   gaps: Array<{
     gapId: string;
@@ -26,6 +29,8 @@ export interface ActualState {
   latestEvents: Map<string, string>;
   /** DataGap events per gap_id (at least once: a crash between send and mark repeats one). */
   eventsPerGap: Map<string, number>;
+  /** Every DataGap event of each gap_id, in order, as `from to missing kind status`. */
+  events: Map<string, string[]>;
   deadLetters: Array<{ code: string; identity: string; source: string }>;
   claimsLeft: number;
 }
@@ -65,7 +70,10 @@ export function verdictLine(v: Verdict): string {
 
 const ms = (d: Date | string | number): number => (d instanceof Date ? d.getTime() : new Date(d).getTime());
 
-function identityOfBar(code: string, b: { venue?: string | null; symbol: string; ts_utc: number; high: number }): string {
+function identityOfBar(
+  code: string,
+  b: { venue?: string | null; symbol: string; ts_utc: number; high: number },
+): string {
   return `${code} ${b.venue ?? ''} ${b.symbol} ${b.ts_utc} ${b.high}`;
 }
 
@@ -74,10 +82,24 @@ export function identityOfPoison(p: Poison): string {
 }
 
 /** Reads the final state. Call once the run is quiet (lag 0, outbox drained). */
-export async function collectState(ctx: TestContext, knex: Knex, redisNamespace = `${ctx.prefix}bi:`): Promise<ActualState> {
+export async function collectState(
+  ctx: TestContext,
+  knex: Knex,
+  redisNamespace = `${ctx.prefix}bi:`,
+): Promise<ActualState> {
   const bars: ActualState['bars'] = new Map();
   const rows = await knex.raw<{
-    rows: Array<{ venue: string; symbol: string; ts: Date; open: number; high: number; low: number; close: number; volume: number; revision: number }>;
+    rows: Array<{
+      venue: string;
+      symbol: string;
+      ts: Date;
+      open: number;
+      high: number;
+      low: number;
+      close: number;
+      volume: number;
+      revision: number;
+    }>;
   }>(
     `SELECT s.venue, s.symbol, b.ts_utc AS ts, b.open, b.high, b.low, b.close, b.volume, b.revision
        FROM market_bars b JOIN market_series s ON s.id = b.series_id`,
@@ -131,12 +153,15 @@ export async function collectState(ctx: TestContext, knex: Knex, redisNamespace 
 
   const latestEvents = new Map<string, string>();
   const eventsPerGap = new Map<string, number>();
+  const events = new Map<string, string[]>();
   const total = await ctx.messagesOn(ctx.topics.gaps);
   if (total > 0) {
     for (const m of await ctx.readAll(ctx.topics.gaps, total, 60_000)) {
       const e = (await ctx.codec.decode(m.value!)) as Record<string, unknown>;
       const id = String(e.gap_id);
-      latestEvents.set(id, `${e.from_utc} ${e.to_utc} ${e.missing_bars} ${e.kind} ${e.status}`);
+      const text = `${e.from_utc} ${e.to_utc} ${e.missing_bars} ${e.kind} ${e.status}`;
+      latestEvents.set(id, text);
+      events.set(id, [...(events.get(id) ?? []), text]);
       eventsPerGap.set(id, (eventsPerGap.get(id) ?? 0) + 1);
     }
   }
@@ -148,7 +173,12 @@ export async function collectState(ctx: TestContext, knex: Knex, redisNamespace 
       const code = d.headers['bi-error-code'] ?? '?';
       let identity = `${code} raw:${d.value?.toString('base64') ?? ''}`;
       try {
-        const bar = (await ctx.codec.decode(d.value!)) as { venue: string | null; symbol: string; ts_utc: number; high: number };
+        const bar = (await ctx.codec.decode(d.value!)) as {
+          venue: string | null;
+          symbol: string;
+          ts_utc: number;
+          high: number;
+        };
         identity = identityOfBar(code, bar);
       } catch {
         // Not Avro: the raw bytes are its identity.
@@ -169,7 +199,7 @@ export async function collectState(ctx: TestContext, knex: Knex, redisNamespace 
   } finally {
     redis.disconnect();
   }
-  return { bars, subscriptions, gaps, latestEvents, eventsPerGap, deadLetters, claimsLeft };
+  return { bars, subscriptions, gaps, latestEvents, eventsPerGap, events, deadLetters, claimsLeft };
 }
 
 /** Every difference between what a clean run must leave and what is there. */
@@ -195,12 +225,16 @@ export function compareState(expected: ExpectedState, actual: ActualState): Verd
         a.volume !== w.volume ||
         a.revision !== w.revision
       )
-        diff('bars stale', `${key} ${new Date(ts).toISOString()}: ${JSON.stringify(a)} instead of ${JSON.stringify(w)}`);
+        diff(
+          'bars stale',
+          `${key} ${new Date(ts).toISOString()}: ${JSON.stringify(a)} instead of ${JSON.stringify(w)}`,
+        );
     }
   }
   for (const [key, got] of actual.bars)
     for (const ts of got.keys())
-      if (!expected.bars.get(key)?.has(ts)) diff('bars duplicated', `${key} ${new Date(ts).toISOString()} is not in the plan`);
+      if (!expected.bars.get(key)?.has(ts))
+        diff('bars duplicated', `${key} ${new Date(ts).toISOString()} is not in the plan`);
 
   for (const s of expected.subscriptions) if (!actual.subscriptions.has(s)) diff('subscriptions missing', s);
   for (const s of actual.subscriptions) if (!expected.subscriptions.has(s)) diff('subscriptions extra', s);
@@ -215,7 +249,10 @@ export function compareState(expected: ExpectedState, actual: ActualState): Verd
       continue;
     }
     if (a.fromMs !== w.fromMs || a.toMs !== w.toMs || a.missingBars !== w.missingBars)
-      diff('gaps wrong range', `${k}: ${a.fromMs}-${a.toMs}/${a.missingBars} instead of ${w.fromMs}-${w.toMs}/${w.missingBars}`);
+      diff(
+        'gaps wrong range',
+        `${k}: ${a.fromMs}-${a.toMs}/${a.missingBars} instead of ${w.fromMs}-${w.toMs}/${w.missingBars}`,
+      );
     if (a.kind !== w.kind) diff('gaps wrong kind', `${k}: ${a.kind} instead of ${w.kind}`);
     if (a.status !== w.status) diff('gaps wrong status', `${k}: ${a.status} instead of ${w.status}`);
   }
@@ -226,30 +263,40 @@ export function compareState(expected: ExpectedState, actual: ActualState): Verd
   for (const list of bySeries.values()) {
     const open = list.filter((g) => g.status !== 'FILLED').sort((a, b) => a.fromMs - b.fromMs);
     for (let i = 1; i < open.length; i++)
-      if (open[i]!.fromMs < open[i - 1]!.toMs) diff('gaps duplicated', `${open[i - 1]!.gapId} and ${open[i]!.gapId} overlap`);
+      if (open[i]!.fromMs < open[i - 1]!.toMs)
+        diff('gaps duplicated', `${open[i - 1]!.gapId} and ${open[i]!.gapId} overlap`);
   }
 
   for (const g of actual.gaps) {
     const want = `${g.fromMs} ${g.toMs} ${g.missingBars} ${g.kind} ${g.status}`;
     const got = actual.latestEvents.get(g.gapId);
     if (g.unpublished || got !== want)
-      diff('events differing', `${g.gapId}: latest event ${got ?? 'none'}, row ${want}${g.unpublished ? ' (unpublished)' : ''}`);
+      diff(
+        'events differing',
+        `${g.gapId}: latest event ${got ?? 'none'}, row ${want}${g.unpublished ? ' (unpublished)' : ''}`,
+      );
   }
   for (const id of actual.latestEvents.keys())
     if (!actual.gaps.some((g) => g.gapId === id)) diff('events differing', `${id}: an event for no gap row`);
   const repeats = [...actual.eventsPerGap.values()].reduce((a, n) => a + n, 0) - actual.eventsPerGap.size;
-  if (repeats > 0) notes.push(`${actual.eventsPerGap.size} gaps, ${repeats} DataGap events beyond one per gap (changes and at-least-once repeats)`);
+  if (repeats > 0)
+    notes.push(
+      `${actual.eventsPerGap.size} gaps, ${repeats} DataGap events beyond one per gap (changes and at-least-once repeats)`,
+    );
 
   // Dead letters are at least once: the same source offset twice is a redelivery, not an extra.
   const distinct = new Map(actual.deadLetters.map((d) => [d.source, d]));
   if (distinct.size < actual.deadLetters.length)
-    notes.push(`${actual.deadLetters.length - distinct.size} dead letters repeated for the same source offset (at least once)`);
+    notes.push(
+      `${actual.deadLetters.length - distinct.size} dead letters repeated for the same source offset (at least once)`,
+    );
   // By identity: an exporter that re-sends a poison message after a failed send dead-letters it twice.
   const want = new Set(expected.deadLetters.map(identityOfPoison));
   const got = new Set([...distinct.values()].map((d) => d.identity));
   for (const w of want) if (!got.has(w)) diff('dead letters missing', w.slice(0, 120));
   for (const g of got) if (!want.has(g)) diff('dead letters extra', g.slice(0, 120));
-  if (got.size < distinct.size) notes.push(`${distinct.size - got.size} poison messages dead-lettered from two source offsets (re-sent)`);
+  if (got.size < distinct.size)
+    notes.push(`${distinct.size - got.size} poison messages dead-lettered from two source offsets (re-sent)`);
 
   if (actual.claimsLeft > 0) diff('claims left', `${actual.claimsLeft} claims journaled and never released`);
   const ok = CATEGORIES.every((c) => counts[c] === 0);

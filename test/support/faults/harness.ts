@@ -61,7 +61,7 @@ export class FleetProcess {
       const lines = (rest + d.toString()).split('\n');
       rest = lines.pop() ?? '';
       this.logs.push(...lines);
-      if (this.logs.length > 5_000) this.logs.splice(0, this.logs.length - 4_000);
+      if (this.logs.length > 50_000) this.logs.splice(0, this.logs.length - 40_000);
     });
     this.exit = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
@@ -152,19 +152,37 @@ export class Fleet {
 }
 
 /** `scripts/stack.sh down|up <service>` against this worktree's stack. */
-export async function stackService(cmd: 'up' | 'down', service: 'postgres' | 'redis' | 'kafka' | 'registry'): Promise<void> {
+export async function stackService(
+  cmd: 'up' | 'down',
+  service: 'postgres' | 'redis' | 'kafka' | 'registry',
+): Promise<void> {
   await run(path.join(ROOT, 'scripts/stack.sh'), [cmd, service], { cwd: ROOT, maxBuffer: 1 << 22 });
 }
 
 /** SQL as the cluster's superuser, over the stack's private unix socket. */
-export async function superuserSql(sql: string, database = process.env.BI_PG_DATABASE ?? 'bar_ingest_test'): Promise<string> {
+export async function superuserSql(
+  sql: string,
+  database = process.env.BI_PG_DATABASE ?? 'bar_ingest_test',
+): Promise<string> {
   const versions = fs.readdirSync('/usr/lib/postgresql').sort();
   const psql = `/usr/lib/postgresql/${versions[versions.length - 1]}/bin/psql`;
   const stackDir = process.env.BI_STACK_DIR ?? path.join(ROOT, '.stack');
   const { stdout } = await run(psql, [
-    '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
-    '-h', path.join(stackDir, 'run/pg'), '-p', process.env.BI_PG_PORT ?? '55432', '-U', 'postgres',
-    '-d', database, '-c', sql,
+    '-X',
+    '-q',
+    '-tA',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    path.join(stackDir, 'run/pg'),
+    '-p',
+    process.env.BI_PG_PORT ?? '55432',
+    '-U',
+    'postgres',
+    '-d',
+    database,
+    '-c',
+    sql,
   ]);
   return stdout.trim();
 }
@@ -217,7 +235,10 @@ export class PlanPublisher {
   }
 
   /** Status events, then the messages in chunks (at `ratePerSec` if given). */
-  async publish(phase: Phase, opts: { chunk?: number; ratePerSec?: number; onChunk?: (sent: number) => Promise<void> | void } = {}) {
+  async publish(
+    phase: Phase,
+    opts: { chunk?: number; ratePerSec?: number; onChunk?: (sent: number) => Promise<void> | void } = {},
+  ) {
     for (const s of phase.statuses) {
       await this.retrying('a status event', async () => {
         const { producer } = await this.connect();
@@ -377,7 +398,9 @@ export class CommitLog {
 }
 
 /** The key of a __consumer_offsets record: an offset commit (v0/v1) or group metadata (v2). */
-function readKey(buf: Buffer): { type: 'offset'; group: string; topic: string; partition: number } | { type: 'group'; group: string } | undefined {
+function readKey(
+  buf: Buffer,
+): { type: 'offset'; group: string; topic: string; partition: number } | { type: 'group'; group: string } | undefined {
   const version = buf.readInt16BE(0);
   let pos = 2;
   const str = (): string => {

@@ -181,7 +181,8 @@ export function expectedState(plan: StreamPlan, options: { backfillKinds?: GapKi
         lateByGap.set(gap, [...(lateByGap.get(gap) ?? []), ts]);
       }
       for (const [gap, times] of lateByGap) {
-        if (times.length > 1) throw new Error(`plan error: ${times.length} late bars in one gap of ${key} in one phase`);
+        if (times.length > 1)
+          throw new Error(`plan error: ${times.length} late bars in one gap of ${key} in one phase`);
         const remaining = remainingGaps(MINUTE, gap, times);
         const [first, ...rest] = remaining;
         if (!first) gap.status = 'FILLED';
@@ -234,10 +235,13 @@ export function planStream(o: PlanOptions): StreamPlan {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const n = o.barsPerSeries;
   const more = Math.max(8, Math.floor(n / 4));
-  const start = Math.floor(Date.now() / M) * M - ((o.startMinutesAgo ?? n + more + 30) * M);
+  const start = Math.floor(Date.now() / M) * M - (o.startMinutesAgo ?? n + more + 30) * M;
   const series: PlannedSeries[] = [];
   for (const venue of ['Binance', 'Coinbase'])
-    for (const symbol of SYMBOLS[venue]!.slice(0, venue === 'Binance' ? o.seriesPerVenue : Math.min(4, o.seriesPerVenue)))
+    for (const symbol of SYMBOLS[venue]!.slice(
+      0,
+      venue === 'Binance' ? o.seriesPerVenue : Math.min(4, o.seriesPerVenue),
+    ))
       series.push({ symbol, venue });
   const runs = Array.from({ length: o.runs }, (_, r) => `run-${r + 1}`);
 
@@ -286,8 +290,7 @@ export function planStream(o: PlanOptions): StreamPlan {
     ];
     poisons.push(kinds[k % kinds.length]!);
   }
-  for (const p of poisons)
-    phase1.messages.splice(Math.floor(rnd() * phase1.messages.length), 0, { poison: p });
+  for (const p of poisons) phase1.messages.splice(Math.floor(rnd() * phase1.messages.length), 0, { poison: p });
 
   // Late bars: at most one per hole per phase (see the module comment).
   const lateBars = (): PlannedMessage[] => {
@@ -301,7 +304,14 @@ export function planStream(o: PlanOptions): StreamPlan {
         holes.set(
           s,
           holes.get(s)!.flatMap(([x, y]): Array<[number, number]> =>
-            x === a && y === b ? ([[a, i], [i + 1, b]] as Array<[number, number]>).filter(([p, q]) => q > p) : [[x, y]],
+            x === a && y === b
+              ? (
+                  [
+                    [a, i],
+                    [i + 1, b],
+                  ] as Array<[number, number]>
+                ).filter(([p, q]) => q > p)
+              : [[x, y]],
           ),
         );
       }

@@ -3,8 +3,10 @@
  * phase by phase with a fault injected while a phase is consumed, then the final state compared
  * with the plan's expected state (the state of a clean run).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { db, TestContext, truncateData } from '../stack';
-import { collectState, compareState, Verdict, verdictLine } from './compare';
+import { ActualState, collectState, compareState, Verdict, verdictLine } from './compare';
 import { Fleet, PlanPublisher, runPlan } from './harness';
 import { ExpectedState, expectedState, Phase, planStream, StreamPlan } from './plan';
 import type { GapKind } from '../../../shared/domain/gaps';
@@ -24,6 +26,17 @@ export const WORKER_ENV = {
 export function scenarioPlan(barsPerSeries = 120, seed = 13): { plan: StreamPlan; expected: ExpectedState } {
   const plan = planStream({ seed, seriesPerVenue: 4, barsPerSeries, runs: 3 });
   return { plan, expected: expectedState(plan, { backfillKinds: BACKFILL_KINDS }) };
+}
+
+/** Rows in market_bars now (the admin connection). */
+export async function storedBars(): Promise<number> {
+  const { rows } = await db().raw<{ rows: Array<{ n: number }> }>('SELECT count(*)::int AS n FROM market_bars');
+  return rows[0]!.n;
+}
+
+/** Bars a phase adds to market_bars. */
+export function newBarsOf(expected: ExpectedState): number {
+  return [...expected.bars.values()].reduce((a, m) => a + m.size, 0);
 }
 
 export class Scenario {
@@ -62,8 +75,12 @@ export class Scenario {
     });
   }
 
+  /** What the last verdict was computed from. */
+  actual: ActualState | undefined;
+
   async verdict(expected: ExpectedState): Promise<Verdict> {
-    const v = compareState(expected, await collectState(this.ctx, db()));
+    this.actual = await collectState(this.ctx, db());
+    const v = compareState(expected, this.actual);
     if (!v.ok || process.env.BI_TEST_LOG) {
       process.stderr.write(`${verdictLine(v)}\n  ${[...v.details, ...v.notes].join('\n  ')}\n`);
     }
@@ -71,7 +88,14 @@ export class Scenario {
   }
 
   async close(): Promise<void> {
+    const dir = process.env.BI_FAULT_LOGS;
+    const procs = [...this.fleet.procs];
     await this.fleet.stopAll();
+    // Every worker's whole log, for a scenario that needs a closer look.
+    if (dir) {
+      fs.mkdirSync(dir, { recursive: true });
+      for (const p of procs) fs.writeFileSync(path.join(dir, `${this.ctx.prefix}${p.name}.log`), p.logs.join('\n'));
+    }
     await this.publisher.close();
     await this.ctx.close();
   }
