@@ -324,6 +324,70 @@ export async function waitQuiet(
   }
 }
 
+/** Rows and the sum of their revisions: what a phase has changed once applied. */
+export async function barFingerprint(knex: Knex): Promise<{ bars: number; revisions: number; subscriptions: number }> {
+  const { rows } = await knex.raw<{ rows: Array<{ bars: number; revisions: number; subs: number }> }>(
+    `SELECT (SELECT count(*)::int FROM market_bars) AS bars,
+            (SELECT coalesce(sum(revision), 0)::int FROM market_bars) AS revisions,
+            (SELECT count(*)::int FROM run_subscriptions) AS subs`,
+  );
+  return { bars: rows[0]!.bars, revisions: rows[0]!.revisions, subscriptions: rows[0]!.subs };
+}
+
+/**
+ * The lenient quiet of the chaos run: the phase's rows are all there (count and revisions as
+ * expected), every gap published, continuity caught up, and the ingest group's lag either 0 or
+ * unchanged for 10 s. A lag that stays is a committed offset that moved backwards after a
+ * rebalance (see the fault suite's SIGSTOP scenario): the messages were processed, only the
+ * commit is behind. Returns that lag.
+ */
+export async function waitApplied(
+  ctx: TestContext,
+  knex: Knex,
+  want: { bars: number; revisions: number; subscriptions: number },
+  opts: { timeoutMs?: number; backfillKinds?: GapKind[]; fleet?: Fleet },
+): Promise<number> {
+  let lastLag = -1;
+  let lagSince = Date.now();
+  let result = 0;
+  try {
+    await waitFor(
+      async () => {
+        const lag = await lagOr(ctx, ctx.topics.bars, `${ctx.prefix}ingest`);
+        if (lag !== lastLag) {
+          lastLag = lag;
+          lagSince = Date.now();
+        }
+        const stableLag = lag === 0 || (Number.isFinite(lag) && Date.now() - lagSince >= 10_000);
+        if (!stableLag) return false;
+        if ((await lagOr(ctx, ctx.topics.connectionStatus, continuityGroup(ctx))) !== 0) return false;
+        try {
+          const got = await barFingerprint(knex);
+          if (got.bars !== want.bars || got.revisions !== want.revisions || got.subscriptions !== want.subscriptions)
+            return false;
+          const { rows } = await knex.raw<{ rows: Array<{ n: number }> }>(
+            `SELECT count(*)::int AS n FROM data_gaps
+              WHERE event_version > published_version OR (status = 'OPEN' AND kind = ANY(?::text[]))`,
+            [opts.backfillKinds ?? []],
+          );
+          if (rows[0]!.n !== 0) return false;
+        } catch {
+          return false;
+        }
+        result = lag;
+        return true;
+      },
+      opts.timeoutMs ?? 600_000,
+      `the phase to be applied (${JSON.stringify(want)})`,
+    );
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}; now ${JSON.stringify(await barFingerprint(knex).catch(() => null))}\n${opts.fleet?.tail() ?? ''}`,
+    );
+  }
+  return result;
+}
+
 /** Publishes each phase and waits for quiet before the next (see plan.ts for why). */
 export async function runPlan(
   ctx: TestContext,
