@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration lint typecheck format bench bench-smoke coverage clean \
-	check-schemas migrate-legacy legacy-report drop-legacy
+	check-schemas migrate-legacy legacy-report drop-legacy test-faults chaos chaos-smoke soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -45,6 +45,19 @@ test-unit: deps ## fast unit tests of the pure domain
 
 test-integration: deps ## integration tests (needs `make prepare`)
 	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.integration.json
+
+test-faults: deps ## the fault scenarios (test/faults; needs `make prepare`): stops and starts this stack's services
+	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.faults.json
+
+# SEED seeds the stream and the fault schedule; MINUTES is how long the stream is published for.
+chaos: prepare ## randomized faults under 3 ingest + 2 continuity workers, then a checker: make chaos SEED=1 MINUTES=10
+	@$(TEST_ENV) $(TSX) test/chaos/run.ts --seed $(or $(SEED),1) --minutes $(or $(MINUTES),2)
+
+chaos-smoke: deps ## a short fixed-seed chaos run (part of make test)
+	@$(TEST_ENV) $(TSX) test/chaos/run.ts --seed 7 --minutes 1
+
+soak: prepare ## one worker at a steady rate, RSS/heap slope and latency per minute: make soak MINUTES=10 RATE=2000
+	@$(TSX) bench/soak.ts --minutes $(or $(MINUTES),10) --rate $(or $(RATE),2000)
 
 typecheck: deps ## strict TypeScript
 	@$(BIN)/tsc -p tsconfig.json --noEmit

@@ -1,6 +1,7 @@
 // Preloaded into a benchmark worker (node --require bench/heap-probe.cjs): appends the process's
 // memory use as a JSON line to $BI_HEAP_PROBE_FILE every $BI_HEAP_PROBE_MS (default 10 s), so the
 // soak can watch the heap without any code in the worker itself.
+/* global setInterval */
 'use strict';
 const fs = require('node:fs');
 const file = process.env.BI_HEAP_PROBE_FILE;

@@ -184,7 +184,7 @@ const USAGE = `bar-ingest soak: one worker at a steady rate, memory and latency 
 Usage: tsx bench/soak.ts [--minutes M] [--rate N] [--flush N] [--database NAME] [--skip-setup] [--out DIR]
 
   --minutes M     minutes of publishing (default 10; decimals allowed)
-  --rate N        bars per second (default 3000)
+  --rate N        bars per second (default 2000)
   --flush N       BI_FLUSH_MAX_BARS of the worker (default 1000)
   --database NAME PostgreSQL database (default bar_ingest_bench)
   --out DIR       where the JSON goes (default bench/results)`;
@@ -197,7 +197,7 @@ async function main(): Promise<number> {
   }
   const o = parseArgs(argv, {
     minutes: 10,
-    rate: 3000,
+    rate: 2000,
     flush: 1000,
     database: 'bar_ingest_bench',
     skipSetup: false,
