@@ -415,8 +415,8 @@ export async function runPlan(
 export class CommitLog {
   /** `topic/partition` -> every committed offset, in log order. */
   readonly commits = new Map<string, number[]>();
-  /** Generations of the group, in log order (one per completed rebalance). */
-  readonly generations: number[] = [];
+  /** Generations of the group with the time the broker wrote them, in log order (one per rebalance). */
+  readonly generations: Array<{ generation: number; atMs: number }> = [];
   private readonly consumer;
 
   constructor(
@@ -440,10 +440,18 @@ export class CommitLog {
           this.commits.set(`${key.topic}/${key.partition}`, list);
         } else if (key.type === 'group' && message.value) {
           const protoLen = message.value.readInt16BE(2);
-          this.generations.push(message.value.readInt32BE(4 + Math.max(0, protoLen)));
+          this.generations.push({
+            generation: message.value.readInt32BE(4 + Math.max(0, protoLen)),
+            atMs: Number(message.timestamp),
+          });
         }
       },
     });
+  }
+
+  /** Generations that started between two instants (the log may be read a little later). */
+  generationsBetween(fromMs: number, toMs: number): number[] {
+    return [...new Set(this.generations.filter((g) => g.atMs >= fromMs && g.atMs <= toMs).map((g) => g.generation))];
   }
 
   /** Every commit that moved a partition's committed offset backwards. */

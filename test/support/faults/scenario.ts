@@ -98,5 +98,10 @@ export class Scenario {
     }
     await this.publisher.close();
     await this.ctx.close();
+    // Fewer partitions for a broker restart in a later scenario to recover.
+    const admin = this.ctx.kafka.admin();
+    await admin.connect().catch(() => undefined);
+    await admin.deleteTopics({ topics: Object.values(this.ctx.topics), timeout: 30_000 }).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
   }
 }
