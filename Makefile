@@ -38,7 +38,7 @@ demo: prepare ## run the reference exporter and two ingest workers end to end, p
 
 test: prepare ## the whole suite against the real services: static checks, unit, integration
 	@$(MAKE) --no-print-directory typecheck lint
-	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke
+	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke chaos-smoke
 
 test-unit: deps ## fast unit tests of the pure domain
 	@$(RUN) $(BIN)/mocha --config .mocharc.unit.json
