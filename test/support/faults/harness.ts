@@ -156,7 +156,18 @@ export async function stackService(
   cmd: 'up' | 'down',
   service: 'postgres' | 'redis' | 'kafka' | 'registry',
 ): Promise<void> {
-  await run(path.join(ROOT, 'scripts/stack.sh'), [cmd, service], { cwd: ROOT, maxBuffer: 1 << 22 });
+  // A JVM start on this loaded machine sometimes misses the script's readiness deadline (Kafka
+  // recovering many partitions, Apicurio's H2 pool timing out): try again, as an operator would.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run(path.join(ROOT, 'scripts/stack.sh'), [cmd, service], { cwd: ROOT, maxBuffer: 1 << 22 });
+      return;
+    } catch (err) {
+      if (cmd === 'down' || attempt >= 3) throw err;
+      process.stderr.write(`[faults] ${service} did not come up (attempt ${attempt}); trying again\n`);
+      await sleep(3_000);
+    }
+  }
 }
 
 /** SQL as the cluster's superuser, over the stack's private unix socket. */
