@@ -429,6 +429,7 @@ export class CommitLog {
   /** Generations of the group with the time the broker wrote them, in log order (one per rebalance). */
   readonly generations: Array<{ generation: number; atMs: number }> = [];
   private readonly consumer;
+  private readonly readUpTo = new Map<number, number>();
 
   constructor(
     private readonly ctx: TestContext,
@@ -441,7 +442,11 @@ export class CommitLog {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: '__consumer_offsets', fromBeginning: true });
     await this.consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ partition, message }) => {
+        // After a broker restart this reader may be handed records again: count each one once.
+        const at = Number(message.offset);
+        if (at <= (this.readUpTo.get(partition) ?? -1)) return;
+        this.readUpTo.set(partition, at);
         if (!message.key) return;
         const key = readKey(message.key);
         if (!key || key.group !== this.groupId) return;
