@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api clean \
-	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline
+	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline test-faults chaos chaos-smoke soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ demo: prepare ## run the reference exporter and two ingest workers end to end, p
 
 test: prepare ## the whole suite against the real services: static checks, unit, integration
 	@$(MAKE) --no-print-directory typecheck lint
-	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke
+	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke chaos-smoke
 	@$(MAKE) --no-print-directory test-secure
 
 test-unit: deps ## fast unit tests of the pure domain
@@ -60,6 +60,19 @@ test-secure: deps ## the pipeline, gap and continuity tests against the secured 
 	@BI_SECURE=1 $(MAKE) --no-print-directory prepare
 	@BI_SECURE=1 $(TEST_ENV) $(RUN) $(BIN)/mocha --require tsx/cjs --require test/support/hooks.ts --extension ts \
 		--timeout 120000 --slow 5000 --exit $(SECURE_TESTS)
+
+test-faults: deps ## the fault scenarios (test/faults; needs `make prepare`): stops and starts this stack's services
+	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.faults.json
+
+# SEED seeds the stream and the fault schedule; MINUTES is how long the stream is published for.
+chaos: prepare ## randomized faults under 3 ingest + 2 continuity workers, then a checker: make chaos SEED=1 MINUTES=10
+	@$(TEST_ENV) $(TSX) test/chaos/run.ts --seed $(or $(SEED),1) --minutes $(or $(MINUTES),2)
+
+chaos-smoke: deps ## a short fixed-seed chaos run (part of make test)
+	@$(TEST_ENV) $(TSX) test/chaos/run.ts --seed 7 --minutes 1
+
+soak: prepare ## one worker at a steady rate, RSS/heap slope and latency per minute: make soak MINUTES=10 RATE=2000
+	@$(TSX) bench/soak.ts --minutes $(or $(MINUTES),10) --rate $(or $(RATE),2000)
 
 typecheck: deps ## strict TypeScript
 	@$(BIN)/tsc -p tsconfig.json --noEmit

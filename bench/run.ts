@@ -21,6 +21,7 @@ import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, 
 import { diffFinalValues, expectedVolumeSum, storedCounts, truncateData } from './db';
 import { gapLatency, latencyFromRows, LatencyResult, liveMessages, publishAtRate } from './latency';
 import { RECOMMENDED_NODE_ARGS, ROOT, waitForLag0, WorkerProcess, WorkerSnapshot } from './procs';
+import { soak, SoakResult, soakTable } from './soak';
 
 const USAGE = `bar-ingest benchmark (real stack, nothing mocked)
 
@@ -38,6 +39,9 @@ Usage: tsx bench/run.ts [options]
   --latency-flush LIST  BI_FLUSH_MAX_BARS values for the latency runs (default 100,1000)
   --worker-node-args S  node arguments for every worker, space-separated (default: the recommended
                         ${RECOMMENDED_NODE_ARGS.join(' ')}; '' for none)
+  --soak-minutes M      minutes of the soak (one worker at a steady rate, RSS/heap slope, latency
+                        per minute; default 10, 0 to skip; smoke: skipped). Alone: make soak
+  --soak-rate N         bars/s of the soak (default 2000)
   --profile             run every worker with node --cpu-prof (profiles in bench/results/profiles)
   --keep-data           leave the last scenario's rows in the database (for debugging)
   --old-way-sample N    messages the old way processes at most (default 20000; and at most 20 s)
@@ -61,6 +65,8 @@ const DEFAULTS = {
   rates: '1000,10000',
   latencySeconds: 30,
   latencyFlush: '100,1000',
+  soakMinutes: 10,
+  soakRate: 2000,
   profile: false,
   workerNodeArgs: RECOMMENDED_NODE_ARGS.join(' '),
   keepData: false,
@@ -352,6 +358,7 @@ interface Results {
   ratios?: { ingestOverCopy: number; ingestOverOldWay: number; basis: string };
   latency: LatencyResult[];
   storage?: StorageResult;
+  soak?: SoakResult;
   checks: string[];
 }
 
@@ -410,6 +417,7 @@ function table(r: Results): string {
       '',
     );
   }
+  if (r.soak) lines.push(soakTable(r.soak));
   return lines.join('\n');
 }
 
@@ -545,6 +553,16 @@ async function main(): Promise<number> {
         );
         results.latency.push(l);
       }
+    }
+    // 6: soak, last: it runs for minutes.
+    const soakMinutes = smoke ? 0 : o.soakMinutes;
+    if (soakMinutes > 0) {
+      say(`soak: ${o.soakRate} bars/s for ${soakMinutes} min`);
+      results.soak = await soak(env, { minutes: soakMinutes, rate: o.soakRate, flush: 1000, say });
+      check(
+        results.soak.stored === results.soak.published,
+        `soak: ${results.soak.stored} rows stored of ${results.soak.published} published`,
+      );
     }
     if (!o.keepData) await truncateData(bench.knex, database);
   } finally {
