@@ -222,20 +222,19 @@ export async function reevaluateOpenGaps(
         if (gap.status !== 'OPEN' && gap.status !== 'BACKFILL_REQUESTED') continue;
         result.gapsExamined += 1;
         const remaining = remainingCalendarGaps(cal, tf, gap, present[i]!);
-        const only = remaining[0];
-        if (remaining.length === 1 && only!.fromMs === gap.fromMs && only!.toMs === gap.toMs) continue;
         if (remaining.length === 0) {
-          result.gapsClosed += 1;
+          // Nothing of it was ever due: a gap nobody was told of goes; a published one is FILLED.
           const { rowCount } = await trx.raw<{ rowCount: number }>(
             `DELETE FROM data_gaps WHERE gap_id = ? AND published_version = 0`,
             [gap.gapId],
           );
+          result.gapsClosed += 1;
           if (rowCount > 0) continue;
-        } else {
-          result.gapsTrimmed += 1;
+          await gaps.track(trx, gap, remaining, 0);
+          continue;
         }
         // The detected range stays as it was recorded; what is still missing follows the calendar.
-        await gaps.track(trx, gap, remaining, 0);
+        if (await gaps.track(trx, gap, remaining, 0)) result.gapsTrimmed += 1;
       }
     });
   }

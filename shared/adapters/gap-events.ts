@@ -10,17 +10,16 @@ export interface GapEventSink {
   publish(events: StoredGap[]): Promise<void>;
 }
 
+/** The Series record that DataGap and HistoryRequest share (canonical names and the series id). */
+export function seriesRecord(g: StoredGap): Record<string, unknown> {
+  return { series_id: g.seriesId, symbol: g.symbol, timeframe: g.timeframe, provider: g.provider, venue: g.venue };
+}
+
 /** The DataGap record of one state of a gap (schemas/data-gap.avsc). */
 export function dataGapRecord(g: StoredGap): Record<string, unknown> {
   return {
     gap_id: g.gapId,
-    series: {
-      series_id: g.seriesId,
-      symbol: g.symbol,
-      timeframe: g.timeframe,
-      provider: g.provider,
-      venue: g.venue,
-    },
+    series: seriesRecord(g),
     from_utc: g.fromMs,
     to_utc: g.toMs,
     missing_bars: g.missingBars,
@@ -97,4 +96,21 @@ export class GapOutbox {
       if (sent < limit) return total;
     }
   }
+}
+
+/** History requests on their topic, keyed by series like the bars (schemas/history-request.avsc). */
+export function kafkaHistoryRequestSink(producer: Producer, codec: AvroCodec, schemaId: number, topic: string) {
+  return {
+    async send({ requestId, gap, attempt }: { requestId: string; gap: StoredGap; attempt: number }): Promise<void> {
+      const value = await codec.encode(schemaId, {
+        request_id: requestId,
+        gap_id: gap.gapId,
+        series: seriesRecord(gap),
+        from_utc: gap.fromMs,
+        to_utc: gap.toMs,
+        attempt,
+      });
+      await producer.send({ topic, acks: -1, messages: [{ key: seriesKey(gap), value }] });
+    },
+  };
 }

@@ -117,10 +117,22 @@ describe('trading calendars: a closed market is not a gap (real services)', func
     ]);
     const result = await reevaluateOpenGaps(db(), new GapStore(db()), await loadCalendarBook(db()));
     expect(result).to.deep.include({ series: 1, gapsExamined: 3, gapsTrimmed: 1, gapsClosed: 2 });
+    // A gap keeps the range it was detected with (#11); what is still missing of it follows the
+    // calendar: 30 minutes before Friday's close and 30 after Sunday's open.
     expect(await gapRows()).to.deep.equal([
-      ['2026-03-06T21:30:00Z', '2026-03-06T22:00:00Z', 30, 'OPEN'],
-      ['2026-03-08T22:00:00Z', '2026-03-08T22:30:00Z', 30, 'OPEN'],
+      ['2026-03-06T21:30:00Z', '2026-03-08T22:30:00Z', 2940, 'OPEN'],
       ['2026-03-10T21:00:00Z', '2026-03-10T22:00:00Z', 60, 'FILLED'],
+    ]);
+    const [weekend] = await db()('data_gaps').orderBy('from_utc').select('remaining_bars', 'remaining');
+    expect(weekend.remaining_bars).to.equal(60);
+    expect(
+      (weekend.remaining as Array<{ from_ms: number; to_ms: number }>).map((p) => [
+        iso(new Date(p.from_ms)),
+        iso(new Date(p.to_ms)),
+      ]),
+    ).to.deep.equal([
+      ['2026-03-06T21:30:00Z', '2026-03-06T22:00:00Z'],
+      ['2026-03-08T22:00:00Z', '2026-03-08T22:30:00Z'],
     ]);
     // Run again: nothing left to change.
     const again = await reevaluateOpenGaps(db(), new GapStore(db()), await loadCalendarBook(db()));

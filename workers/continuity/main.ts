@@ -13,10 +13,9 @@ import { DbCatalog } from '../../shared/adapters/catalog';
 import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
-import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
+import { GapOutbox, kafkaGapSink, kafkaHistoryRequestSink } from '../../shared/adapters/gap-events';
 import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
-import { seriesKey } from '../../shared/domain/series';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { DependencyHealth } from '../../shared/runtime/dependency-health';
 import { FatalError } from '../../shared/runtime/failures';
@@ -88,6 +87,7 @@ export async function startContinuityWorker(
     if (!stopping) onFatal(err);
   };
 
+  const historyRequests = kafkaHistoryRequestSink(producer, codec, requestSchemaId, c.topics.historyRequests);
   const gaps = new GapStore(knex);
   const ingestProgress = new KafkaIngestProgress(kafka, c.topics.bars, config.ingestGroupId);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
@@ -97,23 +97,13 @@ export async function startContinuityWorker(
     new BackfillStore(),
     outbox,
     {
-      send: async ({ requestId, gap, attempt }) => {
-        const value = await codec.encode(requestSchemaId, {
-          request_id: requestId,
-          gap_id: gap.gapId,
-          series: {
-            series_id: gap.seriesId,
-            symbol: gap.symbol,
-            timeframe: gap.timeframe,
-            provider: gap.provider,
-            venue: gap.venue,
-          },
-          from_utc: gap.fromMs,
-          to_utc: gap.toMs,
-          attempt,
+      send: async (request) => {
+        await historyRequests.send(request);
+        log.info('history requested', {
+          requestId: request.requestId,
+          gapId: request.gap.gapId,
+          attempt: request.attempt,
         });
-        await producer.send({ topic: c.topics.historyRequests, acks: -1, messages: [{ key: seriesKey(gap), value }] });
-        log.info('history requested', { requestId, gapId: gap.gapId, attempt });
       },
     },
     ingestProgress,
