@@ -25,21 +25,21 @@ describe('fault suite: the expected state of a planned stream', () => {
     ],
   };
 
-  it('splits, fills and classifies gaps phase by phase, and counts revisions per phase', () => {
+  it('tracks what late bars fill, classifies gaps phase by phase, and counts revisions per phase', () => {
     const e = expectedState(plan, { backfillKinds: ['OFFLINE'] });
     const gaps = e.gaps.map((g) => [
       (g.idFrom - T) / M,
       (g.fromMs - T) / M,
       (g.toMs - T) / M,
       g.missingBars,
+      g.remainingBars,
       g.kind,
       g.status,
     ]);
     expect(gaps).to.deep.equal([
-      // [3, 6) split by bar 4 into [3, 4) (keeps its id) and [5, 6); bar 3 then fills [3, 4).
-      [3, 3, 4, 1, 'OFFLINE', 'FILLED'],
-      [5, 5, 6, 1, 'OFFLINE', 'BACKFILL_REQUESTED'],
-      [10, 10, 12, 2, 'NO_ACTIVITY', 'OPEN'],
+      // [3, 6) keeps its detected range and count; bars 4 then 3 arrive late: only [5, 6) is missing.
+      [3, 3, 6, 3, 1, 'OFFLINE', 'BACKFILL_REQUESTED'],
+      [10, 10, 12, 2, 2, 'NO_ACTIVITY', 'OPEN'],
     ]);
     expect(e.bars.get(KEY)!.get(T + M)).to.include({ revision: 2, close: 102.75 + (S.symbol.length % 7) });
     expect(e.bars.get(KEY)!.get(T)).to.include({ revision: 0 });

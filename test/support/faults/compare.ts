@@ -21,6 +21,7 @@ export interface ActualState {
     fromMs: number;
     toMs: number;
     missingBars: number;
+    remainingBars: number;
     kind: string;
     status: string;
     unpublished: boolean;
@@ -130,12 +131,13 @@ export async function collectState(
       from_utc: Date;
       to_utc: Date;
       missing_bars: number;
+      remaining_bars: number;
       kind: string;
       status: string;
       unpublished: boolean;
     }>;
   }>(
-    `SELECT g.gap_id, s.venue, s.symbol, g.from_utc, g.to_utc, g.missing_bars, g.kind, g.status,
+    `SELECT g.gap_id, s.venue, s.symbol, g.from_utc, g.to_utc, g.missing_bars, g.remaining_bars, g.kind, g.status,
             g.event_version > g.published_version AS unpublished
        FROM data_gaps g JOIN market_series s ON s.id = g.series_id`,
   );
@@ -146,6 +148,7 @@ export async function collectState(
     fromMs: ms(r.from_utc),
     toMs: ms(r.to_utc),
     missingBars: Number(r.missing_bars),
+    remainingBars: Number(r.remaining_bars),
     kind: r.kind,
     status: r.status,
     unpublished: r.unpublished,
@@ -253,6 +256,8 @@ export function compareState(expected: ExpectedState, actual: ActualState): Verd
         'gaps wrong range',
         `${k}: ${a.fromMs}-${a.toMs}/${a.missingBars} instead of ${w.fromMs}-${w.toMs}/${w.missingBars}`,
       );
+    if (a.remainingBars !== w.remainingBars)
+      diff('gaps wrong range', `${k}: ${a.remainingBars} bars still missing instead of ${w.remainingBars}`);
     if (a.kind !== w.kind) diff('gaps wrong kind', `${k}: ${a.kind} instead of ${w.kind}`);
     if (a.status !== w.status) diff('gaps wrong status', `${k}: ${a.status} instead of ${w.status}`);
   }

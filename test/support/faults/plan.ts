@@ -70,6 +70,8 @@ export interface ExpectedGap {
   fromMs: number;
   toMs: number;
   missingBars: number;
+  /** Bars of the detected range still missing (late bars reduce it; the range never changes). */
+  remainingBars: number;
   kind: GapKind;
   status: GapStatus;
 }
@@ -130,14 +132,16 @@ function kindOf(venue: string, fromMs: number, toMs: number, sessions: ReturnTyp
 
 /**
  * The final state of a clean run: phase by phase, bars take their last version (revision + 1 when
- * a later phase changes them), new bars past a series' last bar reveal gaps, late bars shrink,
- * split or fill the open gap they fall into (a filled gap keeps its range and becomes FILLED).
+ * a later phase changes them), new bars past a series' last bar reveal gaps, late bars reduce what
+ * is still missing of the gap they fall into, which keeps its detected range and count, and a gap
+ * with nothing missing any more is FILLED.
  */
 export function expectedState(plan: StreamPlan, options: { backfillKinds?: GapKind[] } = {}): ExpectedState {
   const bars = new Map<string, Map<number, ExpectedBar>>();
   const subscriptions = new Set<string>();
   const deadLetters: Poison[] = [];
   const gaps: ExpectedGap[] = [];
+  const remainingOf = new Map<ExpectedGap, Array<{ fromMs: number; toMs: number; missingBars: number }>>();
   const statuses = plan.phases.flatMap((p) => p.statuses);
   let messages = 0;
   const venueOf = new Map<string, string>();
@@ -173,7 +177,14 @@ export function expectedState(plan: StreamPlan, options: { backfillKinds?: GapKi
       }
       const newer = [...perSeries.keys()].filter((t) => lastBefore === null || t > lastBefore).sort((a, b) => a - b);
       for (const g of findGaps(MINUTE, lastBefore, newer))
-        gaps.push({ series: key, idFrom: g.fromMs, ...g, kind: 'UNKNOWN', status: 'OPEN' });
+        gaps.push({
+          series: key,
+          idFrom: g.fromMs,
+          ...g,
+          remainingBars: g.missingBars,
+          kind: 'UNKNOWN',
+          status: 'OPEN',
+        });
       const lateByGap = new Map<ExpectedGap, number[]>();
       for (const ts of late) {
         const gap = gaps.find((g) => g.series === key && g.status === 'OPEN' && g.fromMs <= ts && g.toMs > ts);
@@ -183,13 +194,13 @@ export function expectedState(plan: StreamPlan, options: { backfillKinds?: GapKi
       for (const [gap, times] of lateByGap) {
         if (times.length > 1)
           throw new Error(`plan error: ${times.length} late bars in one gap of ${key} in one phase`);
-        const remaining = remainingGaps(MINUTE, gap, times);
-        const [first, ...rest] = remaining;
-        if (!first) gap.status = 'FILLED';
-        else {
-          Object.assign(gap, { fromMs: first.fromMs, toMs: first.toMs, missingBars: first.missingBars });
-          for (const r of rest) gaps.push({ series: key, idFrom: r.fromMs, ...r, kind: 'UNKNOWN', status: 'OPEN' });
-        }
+        // A gap keeps the range it was detected with; what is still missing is tracked beside it.
+        const remaining = (remainingOf.get(gap) ?? [gap]).flatMap((piece) =>
+          times.some((t) => piece.fromMs <= t && t < piece.toMs) ? remainingGaps(MINUTE, piece, times) : [piece],
+        );
+        remainingOf.set(gap, remaining);
+        gap.remainingBars = remaining.reduce((n, r) => n + r.missingBars, 0);
+        if (remaining.length === 0) gap.status = 'FILLED';
       }
     }
   }
