@@ -128,7 +128,9 @@ describe('failures: crashes and a failing database', function () {
     }
 
     await ctx.waitForLag0(120_000);
-    expect(worker.core.health().healthy).to.equal(true);
+    // Readiness comes back once the background probe sees PostgreSQL again (every 5 s), which can
+    // be a moment after the first write succeeded.
+    await waitFor(() => worker.core.health().healthy, 15_000, 'the worker to report itself ready again');
     expect(await countRows('market_bars')).to.equal(distinct);
     expect(worker.core.metrics.rejectedTotal()).to.equal(0);
     expect(worker.core.metrics.dependencyFailures).to.be.greaterThan(0);
