@@ -6,6 +6,17 @@
 export { REJECT_CODES } from './domain/errors';
 export type { RejectCode } from './domain/errors';
 
+/** A Kafka record as the workers and their dead letters see it, free of any client library's types. */
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestampMs: number;
+  headers: Record<string, string | undefined>;
+}
+
 /** Header an exporter sets on every message: a stable id of its installation (selects legacy defaults). */
 export const EXPORTER_HEADER = 'bi-exporter-id';
 

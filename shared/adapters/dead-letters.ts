@@ -4,21 +4,13 @@
  * register a venue) and replay it. Every worker dead-letters through this one function.
  */
 import type { Producer } from 'kafkajs';
-import { DLQ_HEADERS } from '../contract';
+import { DLQ_HEADERS, KafkaRecord } from '../contract';
 
 /** A header value is capped so that a long reason can never make the dead letter itself too large. */
 const MAX_REASON_CHARS = 2_000;
 
 export interface DeadLetter {
-  message: {
-    topic: string;
-    partition: number;
-    offset: string;
-    key: Buffer | null;
-    value: Buffer | null;
-    timestampMs: number;
-    headers: Record<string, string | undefined>;
-  };
+  message: KafkaRecord;
   code: string;
   reason: string;
 }

@@ -1,4 +1,5 @@
 import type { DeadLetter } from '../../shared/adapters/dead-letters';
+import type { KafkaRecord } from '../../shared/contract';
 import type { RejectCode } from '../../shared/domain/errors';
 import { backoffDelays, DependencyHealth } from '../../shared/runtime/dependency-health';
 import {
@@ -11,15 +12,7 @@ import {
 } from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 
-export interface ContinuityMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestampMs: number;
-  headers: Record<string, string | undefined>;
-}
+export type ContinuityMessage = KafkaRecord;
 
 export interface MessagePorts {
   decode(value: Buffer, topic: string): Promise<unknown>;

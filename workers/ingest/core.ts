@@ -8,7 +8,7 @@ import {
   IdentityCache,
   WireBar,
 } from '../../shared/domain/bar';
-import { EXPORTER_HEADER } from '../../shared/contract';
+import { EXPORTER_HEADER, KafkaRecord } from '../../shared/contract';
 import { RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan, WriteResult } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
@@ -25,15 +25,7 @@ import type { Logger } from '../../shared/runtime/log';
 import { FlushStage, IngestMetrics } from './metrics';
 
 /** A Kafka record as the core sees it, free of any client library's types. */
-export interface InboundMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestampMs: number;
-  headers: Record<string, string | undefined>;
-}
+export type InboundMessage = KafkaRecord;
 
 export interface Rejected {
   message: InboundMessage;
