@@ -192,3 +192,21 @@ export function isRebalanceError(err: unknown): boolean {
     return typeof type === 'string' && REBALANCE_ERRORS.has(type);
   });
 }
+
+/**
+ * Commits offsets unless the group refuses them for a rebalance: such a commit is dropped (the
+ * messages are redelivered), never retried after rejoining. Any other failure is thrown.
+ */
+export async function commitUnlessRebalanced(
+  commit: () => Promise<void>,
+  log: { info(msg: string, fields?: Record<string, unknown>): void },
+): Promise<void> {
+  try {
+    await commit();
+  } catch (err) {
+    if (!isRebalanceError(err)) throw err;
+    log.info('offset commit refused during a rebalance; the messages will be redelivered', {
+      err: describeFailure(err),
+    });
+  }
+}

@@ -256,6 +256,35 @@ describe('ingest core: the flush pipeline and its failures', () => {
     expect(r.commits).to.deep.equal([[{ topic: 'bars', partition: 0, offset: '1' }]]);
   });
 
+  it('drops a commit the group refuses for a rebalance instead of retrying it or stopping', async () => {
+    const r = new Recorder();
+    const ports = r.ports();
+    let refused = 0;
+    ports.commit = async () => {
+      refused += 1;
+      throw Object.assign(new Error('The coordinator is not aware of this member'), { type: 'UNKNOWN_MEMBER_ID' });
+    };
+    const fatal: FatalError[] = [];
+    const c = new IngestCore(
+      ports,
+      {
+        flushMaxBars: 10,
+        flushMaxWaitMs: 1,
+        maxPendingBars: 100,
+        retryInitialMs: 1,
+        retryMaxMs: 2,
+        onFatal: (e) => fatal.push(e),
+      },
+      silentLogger,
+    );
+    await c.submit([message(0, bar(0))]);
+    await c.idle();
+    expect(refused).to.equal(1);
+    expect(fatal).to.deep.equal([]);
+    expect(c.state).to.equal('idle');
+    expect(r.rows).to.have.length(1);
+  });
+
   it('treats a RejectError from decoding as bad input and a failing registry as a dependency', async () => {
     const r = new Recorder();
     const ports = r.ports();

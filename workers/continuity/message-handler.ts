@@ -8,7 +8,7 @@ import {
   EXIT_OUTAGE_BUDGET,
   FailureClass,
   FatalError,
-  isRebalanceError,
+  commitUnlessRebalanced,
 } from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 
@@ -153,19 +153,11 @@ export class MessageHandler {
 
   private async commit(message: ContinuityMessage, epoch: number): Promise<void> {
     if (epoch !== this.epoch) return;
-    try {
-      await this.ports.commit([
-        { topic: message.topic, partition: message.partition, offset: (BigInt(message.offset) + 1n).toString() },
-      ]);
-    } catch (err) {
-      if (isRebalanceError(err)) {
-        this.log.info('offset commit refused during a rebalance; the message will be redelivered', {
-          err: describeFailure(err),
-        });
-        return;
-      }
-      throw err;
-    }
+    const next = (BigInt(message.offset) + 1n).toString();
+    await commitUnlessRebalanced(
+      () => this.ports.commit([{ topic: message.topic, partition: message.partition, offset: next }]),
+      this.log,
+    );
   }
 
   private async retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {

@@ -19,7 +19,7 @@ import {
   EXIT_OUTAGE_BUDGET,
   FailureClass,
   FatalError,
-  isRebalanceError,
+  commitUnlessRebalanced,
 } from '../../shared/runtime/failures';
 import type { Logger } from '../../shared/runtime/log';
 import { FlushStage, IngestMetrics } from './metrics';
@@ -575,17 +575,7 @@ export class IngestCore {
       });
     }
     if (current.length === 0) return;
-    try {
-      await this.ports.commit(nextOffsets(current.map((i) => i.message)));
-    } catch (err) {
-      if (isRebalanceError(err)) {
-        this.log.info('offset commit refused during a rebalance; the messages will be redelivered', {
-          err: describeFailure(err),
-        });
-        return;
-      }
-      throw err;
-    }
+    await commitUnlessRebalanced(() => this.ports.commit(nextOffsets(current.map((i) => i.message))), this.log);
   }
 
   private async timed<T>(
