@@ -18,7 +18,7 @@ import { sleep } from './procs';
 
 export interface LatencyResult {
   targetRate: number;
-  flushMaxBars: number;
+  flushMaxMessages: number;
   seconds: number;
   published: number;
   achievedRate: number;

@@ -37,6 +37,9 @@ export async function freePort(): Promise<number> {
  */
 export const RECOMMENDED_NODE_ARGS = ['--max-old-space-size=160'];
 
+/** USER_HZ: the unit of /proc/<pid>/stat times, 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export interface WorkerSnapshot {
   messages: number;
   bars_inserted: number;
@@ -109,6 +112,14 @@ export class WorkerProcess {
     const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const m = /VmHWM:\s+(\d+) kB/.exec(status);
     return m ? Number(m[1]) * 1024 : NaN;
+  }
+
+  /** CPU time (user + system) the worker has used so far, in seconds (/proc/<pid>/stat). */
+  cpuSeconds(): number {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   }
 
   snapshot(): Promise<WorkerSnapshot> {

@@ -31,17 +31,19 @@ Usage: tsx bench/run.ts [options]
                         timing); exits non-zero otherwise. For make test.
   --sizes LIST          growth sizes in messages (default 100000,300000,1000000)
   --matrix-size N       size of the 1-vs-2-workers x flush-size matrix (default: the middle size)
-  --flush-sizes LIST    BI_FLUSH_MAX_BARS values of the matrix (default 100,1000,5000)
+  --flush-sizes LIST    BI_FLUSH_MAX_MESSAGES values of the matrix (default 100,1000,5000)
   --workers LIST        worker process counts of the matrix (default 1,2)
   --growth-flush N      flush size of the growth runs (default: the middle flush size)
   --rates LIST          live publish rates in bars/s (default 1000,10000)
   --latency-seconds N   seconds of live publishing per rate (default 30)
-  --latency-flush LIST  BI_FLUSH_MAX_BARS values for the latency runs (default 100,1000)
+  --latency-flush LIST  BI_FLUSH_MAX_MESSAGES values for the latency runs (default 100,1000)
   --worker-node-args S  node arguments for every worker, space-separated (default: the recommended
                         ${RECOMMENDED_NODE_ARGS.join(' ')}; '' for none)
   --soak-minutes M      minutes of the soak (one worker at a steady rate, RSS/heap slope, latency
                         per minute; default 10, 0 to skip; smoke: skipped). Alone: make soak
   --soak-rate N         bars/s of the soak (default 2000)
+  --scenarios LIST      which parts run (default matrix,baselines,growth,latency,soak); e.g.
+                        --scenarios matrix for a quick throughput check
   --profile             run every worker with node --cpu-prof (profiles in bench/results/profiles)
   --keep-data           leave the last scenario's rows in the database (for debugging)
   --old-way-sample N    messages the old way processes at most (default 20000; and at most 20 s)
@@ -67,6 +69,7 @@ const DEFAULTS = {
   latencyFlush: '100,1000',
   soakMinutes: 10,
   soakRate: 2000,
+  scenarios: 'matrix,baselines,growth,latency,soak',
   profile: false,
   workerNodeArgs: RECOMMENDED_NODE_ARGS.join(' '),
   keepData: false,
@@ -77,6 +80,7 @@ const DEFAULTS = {
   help: false,
 };
 type Options = typeof DEFAULTS;
+const SCENARIOS = ['matrix', 'baselines', 'growth', 'latency', 'soak'];
 /** The per-bar baseline stops after this long, at any size: it is slow by design. */
 const OLD_WAY_MAX_MS = 20_000;
 
@@ -99,7 +103,7 @@ interface ThroughputResult {
   messages: number;
   distinct: number;
   workers: number;
-  flushMaxBars: number;
+  flushMaxMessages: number;
   seconds: number;
   /** From spawning the processes (includes tsx start-up and the group join). */
   secondsFromSpawn: number;
@@ -109,6 +113,8 @@ interface ThroughputResult {
   flushP99Ms: number;
   largestFlush: number;
   peakRssMb: number[];
+  /** Worker CPU time (user + system, every worker together) per message, from start-up done to lag 0. */
+  cpuUsPerMessage: number;
   /** Share of the workers' wall time spent in each flush stage (the rest: decoding, waiting for fetches). */
   stageShare: Record<string, number>;
   consumed: number;
@@ -231,14 +237,16 @@ class Bench {
       ...stream.env,
       BI_INGEST_GROUP_ID: groupId,
       BI_REDIS_NAMESPACE: `${groupId}:`,
-      BI_FLUSH_MAX_BARS: String(flush),
+      BI_FLUSH_MAX_MESSAGES: String(flush),
     };
     const spawnedAt = Date.now();
     const procs: WorkerProcess[] = [];
     try {
       for (let i = 0; i < workers; i++) procs.push(await WorkerProcess.start(env, this.nodeArgs));
       const startedAt = Math.min(...(await Promise.all(procs.map((p) => p.started()))));
+      const cpuAtStart = procs.reduce((a, p) => a + p.cpuSeconds(), 0);
       await waitForLag0(this.admin, stream.topic, groupId, timeoutMs, procs);
+      const cpuSeconds = procs.reduce((a, p) => a + p.cpuSeconds(), 0) - cpuAtStart;
       const counts = await storedCounts(this.knex);
       const doneAt = Date.now();
       const snaps = await Promise.all(procs.map((p) => p.snapshot()));
@@ -250,7 +258,7 @@ class Bench {
         messages: plan.messages,
         distinct: plan.distinct,
         workers,
-        flushMaxBars: flush,
+        flushMaxMessages: flush,
         seconds,
         secondsFromSpawn: (doneAt - spawnedAt) / 1000,
         messagesPerSec: plan.messages / seconds,
@@ -259,6 +267,7 @@ class Bench {
         flushP99Ms: flushP('flush_ms_p99'),
         largestFlush: Math.max(...snaps.map((s) => s.largest_flush)),
         peakRssMb: rss,
+        cpuUsPerMessage: (cpuSeconds * 1e6) / plan.messages,
         stageShare: stageShare(snaps, seconds),
         consumed: snaps.reduce((a, s) => a + s.messages, 0),
         stored: counts.rows,
@@ -270,6 +279,7 @@ class Bench {
       say(
         `  ${workers} worker(s), flush ${flush}: ${fmt(result.messagesPerSec)} msg/s, ${fmt(result.distinctPerSec)} bars/s, ` +
           `flush p50/p99 ${result.flushP50Ms}/${result.flushP99Ms} ms, RSS ${rss.map((r) => r.toFixed(0)).join('+')} MB, ` +
+          `CPU ${result.cpuUsPerMessage.toFixed(1)} µs/msg, ` +
           `time in ${Object.entries(result.stageShare)
             .map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`)
             .join(', ')}`,
@@ -291,7 +301,7 @@ class Bench {
     const { messages, holes } = liveMessages(encoder, Math.round(rate * seconds));
     const groupId = `${stream.prefix}ingest`;
     const worker = await WorkerProcess.start(
-      { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_BARS: String(flush) },
+      { ...stream.env, BI_INGEST_GROUP_ID: groupId, BI_FLUSH_MAX_MESSAGES: String(flush) },
       this.nodeArgs,
     );
     try {
@@ -305,7 +315,7 @@ class Bench {
       const gap = await gapLatency(stream.kafka, stream.codec, this.knex, stream.connections.topics.gaps, holes);
       const result: LatencyResult = {
         targetRate: rate,
-        flushMaxBars: flush,
+        flushMaxMessages: flush,
         seconds: pub.ms / 1000,
         published: pub.published,
         achievedRate: pub.published / (pub.ms / 1000),
@@ -366,11 +376,11 @@ function table(r: Results): string {
   const lines: string[] = [];
   lines.push('### Throughput (pre-produced, 200 series x 1-Min x 5 runs, 1% corrections, 12 partitions)', '');
   lines.push(
-    '| scenario | messages | workers | flush | msg/s | distinct bars/s | flush p50 / p99 (ms) | peak RSS per worker (MB) |',
+    '| scenario | messages | workers | flush | msg/s | distinct bars/s | flush p50 / p99 (ms) | peak RSS per worker (MB) | worker CPU per message (µs) |',
   );
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const row = (label: string, t: ThroughputResult): string =>
-    `| ${label} | ${fmt(t.messages)} | ${t.workers} | ${t.flushMaxBars} | ${fmt(t.messagesPerSec)} | ${fmt(t.distinctPerSec)} | ${t.flushP50Ms} / ${t.flushP99Ms} | ${t.peakRssMb.map((m) => m.toFixed(0)).join(', ')} |`;
+    `| ${label} | ${fmt(t.messages)} | ${t.workers} | ${t.flushMaxMessages} | ${fmt(t.messagesPerSec)} | ${fmt(t.distinctPerSec)} | ${t.flushP50Ms} / ${t.flushP99Ms} | ${t.peakRssMb.map((m) => m.toFixed(0)).join(', ')} | ${t.cpuUsPerMessage?.toFixed(1) ?? '-'} |`;
   for (const t of r.matrix) lines.push(row('matrix', t));
   for (const t of r.growth) lines.push(row('growth', t));
   lines.push('');
@@ -394,7 +404,7 @@ function table(r: Results): string {
     for (const l of r.latency) {
       const gap = l.gapToEventMs ? `${l.gapToEventMs.p50} / ${l.gapToEventMs.p99} / ${l.gapToEventMs.max}` : l.gapNote;
       lines.push(
-        `| ${fmt(l.targetRate)} | ${l.flushMaxBars} | ${fmt(l.achievedRate)} | ${l.seconds.toFixed(0)} | ${l.p50Ms.toFixed(0)} / ${l.p99Ms.toFixed(0)} / ${l.maxMs.toFixed(0)} | ${l.workerFlushP50Ms} / ${l.workerFlushP99Ms} | ${gap} |`,
+        `| ${fmt(l.targetRate)} | ${l.flushMaxMessages} | ${fmt(l.achievedRate)} | ${l.seconds.toFixed(0)} | ${l.p50Ms.toFixed(0)} / ${l.p99Ms.toFixed(0)} / ${l.maxMs.toFixed(0)} | ${l.workerFlushP50Ms} / ${l.workerFlushP99Ms} | ${gap} |`,
       );
     }
     lines.push(
@@ -440,6 +450,10 @@ async function main(): Promise<number> {
   const oldWaySample = smoke ? 500 : o.oldWaySample;
   const database = o.database || (smoke ? 'bar_ingest_bench_test' : 'bar_ingest_bench');
   const timeoutMs = smoke ? 60_000 : 600_000;
+  const scenarios = new Set(o.scenarios.split(',').map((x) => x.trim()));
+  for (const x of scenarios) {
+    if (!SCENARIOS.includes(x)) throw new ArgsError(`unknown scenario ${x} (one of ${SCENARIOS.join(', ')})`);
+  }
 
   const env = { ...(process.env as Record<string, string>), BI_PG_DATABASE: database };
   if (!o.skipSetup) {
@@ -498,7 +512,7 @@ async function main(): Promise<number> {
       `throughput matrix: ${plan.messages} messages, ${plan.distinct} distinct bars, ${plan.corrections} corrections, ${plan.holes} holes`,
     );
     const stream = await bench.preProduce(plan);
-    for (const w of workerCounts) {
+    for (const w of scenarios.has('matrix') ? workerCounts : []) {
       for (const f of flushSizes) {
         const t = await bench.throughput(stream, plan, w, f, timeoutMs);
         await checkRun(t, plan, `matrix ${w}w flush ${f}`);
@@ -506,31 +520,33 @@ async function main(): Promise<number> {
       }
     }
     // 5: storage, on what the last matrix run stored.
-    say('storage');
-    results.storage = await storage(bench.knex);
-    check(results.storage.legacyRows === plan.distinct * 5, `legacy layout holds ${results.storage.legacyRows} rows`);
+    if (scenarios.has('baselines')) {
+      say('storage');
+      results.storage = await storage(bench.knex);
+      check(results.storage.legacyRows === plan.distinct * 5, `legacy layout holds ${results.storage.legacyRows} rows`);
 
-    say('baselines: COPY and the old way');
-    results.copy = await copyBaseline(bench.knex, connections.pgAdmin, plan);
-    check(results.copy.rows === plan.distinct, `COPY stored ${results.copy.rows} rows, expected ${plan.distinct}`);
-    results.oldWay = await oldWayBaseline(connections.pgAdmin, plan, oldWaySample, OLD_WAY_MAX_MS);
-    check(results.oldWay.messages > 0, `old way processed ${results.oldWay.messages} messages`);
-    const best1 = results.matrix
-      .filter((t) => t.workers === 1)
-      .reduce<ThroughputResult | undefined>((a, t) => (!a || t.messagesPerSec > a.messagesPerSec ? t : a), undefined);
-    if (best1) {
-      results.ratios = {
-        ingestOverCopy: best1.distinctPerSec / results.copy.rowsPerSec,
-        ingestOverOldWay: best1.messagesPerSec / results.oldWay.messagesPerSec,
-        basis: `the best 1-worker matrix run (flush ${best1.flushMaxBars}): distinct bars/s vs COPY rows/s, messages/s vs old-way messages/s`,
-      };
+      say('baselines: COPY and the old way');
+      results.copy = await copyBaseline(bench.knex, connections.pgAdmin, plan);
+      check(results.copy.rows === plan.distinct, `COPY stored ${results.copy.rows} rows, expected ${plan.distinct}`);
+      results.oldWay = await oldWayBaseline(connections.pgAdmin, plan, oldWaySample, OLD_WAY_MAX_MS);
+      check(results.oldWay.messages > 0, `old way processed ${results.oldWay.messages} messages`);
+      const best1 = results.matrix
+        .filter((t) => t.workers === 1)
+        .reduce<ThroughputResult | undefined>((a, t) => (!a || t.messagesPerSec > a.messagesPerSec ? t : a), undefined);
+      if (best1) {
+        results.ratios = {
+          ingestOverCopy: best1.distinctPerSec / results.copy.rowsPerSec,
+          ingestOverOldWay: best1.messagesPerSec / results.oldWay.messagesPerSec,
+          basis: `the best 1-worker matrix run (flush ${best1.flushMaxMessages}): distinct bars/s vs COPY rows/s, messages/s vs old-way messages/s`,
+        };
+      }
     }
     await stream.release();
 
     // 3: growth, 1 worker, one flush size.
-    for (const size of sizes) {
+    for (const size of scenarios.has('growth') ? sizes : []) {
       const p = size === matrixSize ? plan : makePlan(size);
-      let t = results.matrix.find((m) => m.workers === 1 && m.flushMaxBars === growthFlush && size === matrixSize);
+      let t = results.matrix.find((m) => m.workers === 1 && m.flushMaxMessages === growthFlush && size === matrixSize);
       if (!t) {
         say(`growth: ${p.messages} messages`);
         const s = await bench.preProduce(p);
@@ -542,7 +558,7 @@ async function main(): Promise<number> {
     }
 
     // 4: live latency.
-    for (const flush of latencyFlush) {
+    for (const flush of scenarios.has('latency') ? latencyFlush : []) {
       for (const rate of rates) {
         say(`latency at ${rate} bars/s for ${latencySeconds} s, flush ${flush}`);
         const l = await bench.latency(rate, latencySeconds, flush);
@@ -555,7 +571,7 @@ async function main(): Promise<number> {
       }
     }
     // 6: soak, last: it runs for minutes.
-    const soakMinutes = smoke ? 0 : o.soakMinutes;
+    const soakMinutes = smoke || !scenarios.has('soak') ? 0 : o.soakMinutes;
     if (soakMinutes > 0) {
       say(`soak: ${o.soakRate} bars/s for ${soakMinutes} min`);
       results.soak = await soak(env, { minutes: soakMinutes, rate: o.soakRate, flush: 1000, say });

@@ -31,7 +31,7 @@ export interface SoakResult {
   achievedRate: number;
   published: number;
   stored: number;
-  flushMaxBars: number;
+  flushMaxMessages: number;
   samples: Array<{ sec: number; rssMb: number; heapUsedMb: number; heapTotalMb: number }>;
   rssSlopeMbPerMin: number;
   heapUsedSlopeMbPerMin: number;
@@ -105,7 +105,7 @@ export async function soak(
       {
         ...streamEnv,
         BI_INGEST_GROUP_ID: groupId,
-        BI_FLUSH_MAX_BARS: String(o.flush),
+        BI_FLUSH_MAX_MESSAGES: String(o.flush),
         BI_HEAP_PROBE_FILE: probe,
         BI_HEAP_PROBE_MS: '10000',
       },
@@ -147,7 +147,7 @@ export async function soak(
       achievedRate,
       published,
       stored: Number(rows[0]!.n),
-      flushMaxBars: o.flush,
+      flushMaxMessages: o.flush,
       samples,
       rssSlopeMbPerMin: slope(used.map((s) => [s.sec / 60, s.rssMb])),
       heapUsedSlopeMbPerMin: slope(used.map((s) => [s.sec / 60, s.heapUsedMb])),
@@ -165,7 +165,7 @@ export async function soak(
 
 export function soakTable(r: SoakResult): string {
   const lines = [
-    `### Soak (1 worker, ${r.targetRate} bars/s for ${r.minutes} min, flush ${r.flushMaxBars}, gap detection on)`,
+    `### Soak (1 worker, ${r.targetRate} bars/s for ${r.minutes} min, flush ${r.flushMaxMessages}, gap detection on)`,
     '',
     `Achieved ${Math.round(r.achievedRate)} bars/s, ${r.stored} of ${r.published} bars stored. ` +
       `RSS slope ${r.rssSlopeMbPerMin.toFixed(2)} MB/min, heap-used slope ${r.heapUsedSlopeMbPerMin.toFixed(2)} MB/min ` +
@@ -185,7 +185,7 @@ Usage: tsx bench/soak.ts [--minutes M] [--rate N] [--flush N] [--database NAME] 
 
   --minutes M     minutes of publishing (default 10; decimals allowed)
   --rate N        bars per second (default 2000)
-  --flush N       BI_FLUSH_MAX_BARS of the worker (default 1000)
+  --flush N       BI_FLUSH_MAX_MESSAGES of the worker (default 1000)
   --database NAME PostgreSQL database (default bar_ingest_bench)
   --out DIR       where the JSON goes (default bench/results)`;
 

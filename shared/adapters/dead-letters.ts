@@ -40,15 +40,3 @@ export async function sendDeadLetters(producer: Producer, topic: string, letters
     }),
   });
 }
-
-/** kafkajs headers (Buffer, string or arrays of them) as the plain strings the workers use. */
-export function headersOf(
-  raw: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(raw ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    out[k] = first === undefined ? undefined : first.toString();
-  }
-  return out;
-}

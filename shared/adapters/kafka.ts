@@ -1,4 +1,5 @@
-import { Admin, Kafka, KafkaConfig, logLevel, LogEntry, SASLOptions } from 'kafkajs';
+import { Admin, Batch, IHeaders, Kafka, KafkaConfig, KafkaMessage, logLevel, LogEntry, SASLOptions } from 'kafkajs';
+import type { KafkaRecord } from '../contract';
 import type { Logger } from '../runtime/log';
 import type { KafkaSettings, Topics } from '../runtime/connections';
 import type { KafkaSecurity } from '../runtime/security';
@@ -102,4 +103,51 @@ export async function consumerLag(admin: Admin, topic: string, groupId: string):
     total += Number(end.high) - at;
   }
   return total;
+}
+
+/** kafkajs headers (Buffer, string or arrays of them) as the plain strings the workers use. */
+export function headersOf(raw: IHeaders | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = first === undefined ? undefined : first.toString();
+  }
+  return out;
+}
+
+/**
+ * A fetched record as the workers see it. Its headers are decoded only when read: the ingest hot
+ * path never reads them (only legacy bars and dead letters do), and decoding every header of
+ * every message was a measurable share of a worker's CPU.
+ */
+class FetchedRecord implements KafkaRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestampMs: number;
+  private readonly rawHeaders: IHeaders | undefined;
+  private decodedHeaders: Record<string, string | undefined> | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    m: KafkaMessage,
+  ) {
+    this.offset = m.offset;
+    this.key = m.key;
+    this.value = m.value;
+    this.timestampMs = Number(m.timestamp);
+    this.rawHeaders = m.headers;
+  }
+
+  get headers(): Record<string, string | undefined> {
+    return (this.decodedHeaders ??= headersOf(this.rawHeaders));
+  }
+}
+
+/** The records of one fetched batch. */
+export function recordsOf(batch: Pick<Batch, 'topic' | 'partition' | 'messages'>): KafkaRecord[] {
+  const out = new Array<KafkaRecord>(batch.messages.length);
+  for (let i = 0; i < out.length; i++) out[i] = new FetchedRecord(batch.topic, batch.partition, batch.messages[i]!);
+  return out;
 }

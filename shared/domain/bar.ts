@@ -1,6 +1,6 @@
 import { RejectError } from './errors';
 import { rejectControlCharacters } from './text';
-import { SeriesIdentity } from './series';
+import { SeriesIdentity, seriesKey } from './series';
 import { addBars, alignDown, formatTimeframe, isAligned, parseTimeframe, Timeframe } from './timeframe';
 import { normalizeSymbol, VenueRules } from './symbol';
 
@@ -25,6 +25,8 @@ export interface WireBar {
 
 /** A bar whose identity is canonical and whose values passed every check. */
 export interface CanonicalBar extends SeriesIdentity {
+  /** seriesKey() of the bar's series, computed once per spelling rather than once per bar. */
+  readonly seriesKey: string;
   readonly tf: Timeframe;
   readonly tsMs: number;
   readonly open: number;
@@ -117,6 +119,7 @@ interface CanonicalIdentity {
   symbol: string;
   tf: Timeframe;
   timeframe: string;
+  seriesKey: string;
 }
 
 /**
@@ -179,13 +182,14 @@ function canonicalIdentity(
   const venue = catalog.venue(venueName);
   if (!venue) throw new RejectError('UNKNOWN_VENUE', `venue ${JSON.stringify(venueName)} is not registered`);
   const tf = parseTimeframe(wire.timeframe);
-  return {
+  const identity = {
     provider,
     venue: venue.name,
     symbol: normalizeSymbol(wire.symbol, venue),
     tf,
     timeframe: formatTimeframe(tf),
   };
+  return { ...identity, seriesKey: seriesKey(identity) };
 }
 
 /**
@@ -278,6 +282,7 @@ export function canonicalizeBar(
     timeframe,
     provider,
     venue,
+    seriesKey: identity.seriesKey,
     tf,
     tsMs: ts,
     open,

@@ -1,5 +1,4 @@
 import type { CanonicalBar } from './bar';
-import { seriesKey } from './series';
 
 /** A bar accepted from the stream, with where it came from. */
 export interface AcceptedBar {
@@ -37,7 +36,7 @@ export interface RunSpan {
 }
 
 export function accept(bar: CanonicalBar, versionMs: number): AcceptedBar {
-  return { bar, seriesKey: seriesKey(bar), versionMs };
+  return { bar, seriesKey: bar.seriesKey, versionMs };
 }
 
 /**
@@ -49,16 +48,18 @@ export function planFlush(
   accepted: readonly AcceptedBar[],
   seriesIds: ReadonlyMap<string, number>,
 ): { rows: BarRow[]; runSpans: RunSpan[] } {
-  const rows = new Map<string, BarRow>();
-  const spans = new Map<string, RunSpan>();
+  // Keyed by number, then number (and run id, then number): no key string built per message.
+  const rows = new Map<number, Map<number, BarRow>>();
+  const spans = new Map<string, Map<number, RunSpan>>();
   for (const a of accepted) {
     const seriesId = seriesIds.get(a.seriesKey);
     if (seriesId === undefined) throw new Error(`series ${a.seriesKey} has no id: resolve series before planning`);
     const b = a.bar;
-    const rowKey = `${seriesId}:${b.tsMs}`;
-    const existing = rows.get(rowKey);
+    let ofSeries = rows.get(seriesId);
+    if (!ofSeries) rows.set(seriesId, (ofSeries = new Map()));
+    const existing = ofSeries.get(b.tsMs);
     if (!existing || a.versionMs >= existing.versionMs) {
-      rows.set(rowKey, {
+      ofSeries.set(b.tsMs, {
         seriesId,
         tsMs: b.tsMs,
         open: b.open,
@@ -71,14 +72,19 @@ export function planFlush(
       });
     }
     if (b.runId !== null) {
-      const spanKey = `${b.runId}\u0000${seriesId}`;
-      const span = spans.get(spanKey);
-      if (!span) spans.set(spanKey, { runId: b.runId, seriesId, firstMs: b.tsMs, lastMs: b.tsMs });
+      let ofRun = spans.get(b.runId);
+      if (!ofRun) spans.set(b.runId, (ofRun = new Map()));
+      const span = ofRun.get(seriesId);
+      if (!span) ofRun.set(seriesId, { runId: b.runId, seriesId, firstMs: b.tsMs, lastMs: b.tsMs });
       else {
         if (b.tsMs < span.firstMs) span.firstMs = b.tsMs;
         if (b.tsMs > span.lastMs) span.lastMs = b.tsMs;
       }
     }
   }
-  return { rows: [...rows.values()], runSpans: [...spans.values()] };
+  const flatRows: BarRow[] = [];
+  for (const ofSeries of rows.values()) for (const row of ofSeries.values()) flatRows.push(row);
+  const flatSpans: RunSpan[] = [];
+  for (const ofRun of spans.values()) for (const span of ofRun.values()) flatSpans.push(span);
+  return { rows: flatRows, runSpans: flatSpans };
 }

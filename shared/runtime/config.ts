@@ -30,6 +30,10 @@ export class EnvReader {
   private readonly problems: string[] = [];
   /** Every variable read, for --help. */
   readonly documented: VarDoc[] = [];
+  /** Deprecated variables found set, each with what to do; the process logs them at start. */
+  readonly deprecations: string[] = [];
+  /** New name -> the deprecated name whose value it takes this release. */
+  private readonly renamedFrom = new Map<string, string>();
 
   constructor(
     private readonly env: Env = process.env,
@@ -42,9 +46,26 @@ export class EnvReader {
     return value !== undefined && value.trim() !== '';
   }
 
+  /**
+   * `oldName` was renamed to `newName`: for one release its value is still read (when `newName`
+   * is not set) and a deprecation is recorded either way. Call before reading `newName`.
+   */
+  renamed(oldName: string, newName: string): void {
+    if (!this.isSet(oldName)) return;
+    if (this.isSet(newName)) {
+      this.deprecations.push(`${oldName} is ignored because ${newName} is set; remove ${oldName} (deprecated)`);
+      return;
+    }
+    this.deprecations.push(
+      `${oldName} is deprecated and will be removed in the next release: rename it to ${newName} (its value is used meanwhile)`,
+    );
+    this.renamedFrom.set(newName, oldName);
+  }
+
   private raw(name: string, fallback: string, help: string): string {
     this.documented.push({ name, fallback, help });
-    const value = this.env[name];
+    const from = this.renamedFrom.get(name);
+    const value = this.env[name] ?? (from === undefined ? undefined : this.env[from]);
     return value === undefined || value.trim() === '' ? fallback : value.trim();
   }
 

@@ -73,7 +73,7 @@ describe('faults: dependencies', function () {
 
   it('a statement slower than the session timeout (market_bars locked for 15 s): no rebalance, no duplicate gap', async () => {
     // Back-pressure engages while the write waits, so the worker must keep its membership itself.
-    s = await new Scenario({ BI_MAX_PENDING_BARS: '400' }).setup({ ingest: 2 });
+    s = await new Scenario({ BI_MAX_PENDING_MESSAGES: '400' }).setup({ ingest: 2 });
     const log = new CommitLog(s.ctx, `${s.ctx.prefix}ingest`);
     await log.start();
     let window = { from: 0, to: 0 };

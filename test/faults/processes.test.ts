@@ -22,7 +22,7 @@ describe('faults: worker processes', function () {
       const phase0Bars = new Set(
         plan.phases[0]!.messages.flatMap((m) => ('bar' in m ? [`${m.bar.venue}${m.bar.symbol}${m.bar.ts_utc}`] : [])),
       ).size;
-      s = await new Scenario({ BI_FLUSH_MAX_BARS: '500', BI_MAX_PENDING_BARS: '1000' }).setup({ ingest: 1 });
+      s = await new Scenario({ BI_FLUSH_MAX_MESSAGES: '500', BI_MAX_PENDING_MESSAGES: '1000' }).setup({ ingest: 1 });
       let storedAtStop = -1;
       let exitCode: number | null = -1;
       await s.run(plan, async (phase) => {
@@ -64,7 +64,7 @@ describe('faults: worker processes', function () {
     let lagAfterResume = -1;
     before(async function () {
       this.timeout(400_000);
-      s = await new Scenario({ BI_FLUSH_MAX_BARS: '300' }).setup({ ingest: 2 });
+      s = await new Scenario({ BI_FLUSH_MAX_MESSAGES: '300' }).setup({ ingest: 2 });
       log = new CommitLog(s.ctx, `${s.ctx.prefix}ingest`);
       await log.start();
       const first = { ...plan, phases: plan.phases.slice(0, 1) };

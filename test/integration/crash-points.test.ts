@@ -6,7 +6,7 @@ import { CRASH_POINTS } from '../../shared/runtime/crash-points';
 import { ChildWorker, db, minuteBar, minutesAgo, TestContext, truncateData, waitFor } from '../support/stack';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'];
-const FLUSH = { BI_FLUSH_MAX_BARS: '100', BI_FLUSH_MAX_WAIT_MS: '200' };
+const FLUSH = { BI_FLUSH_MAX_MESSAGES: '100', BI_FLUSH_MAX_WAIT_MS: '200' };
 
 /**
  * 4 series x 200 minutes sent by two runs, with a 3-bar hole every 25 bars. Late bars come more

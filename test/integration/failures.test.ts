@@ -72,7 +72,7 @@ describe('failures: crashes and a failing database', function () {
     const clean = await new TestContext().setup();
     try {
       await clean.publish(messages);
-      await clean.startWorker({ BI_FLUSH_MAX_BARS: '500' });
+      await clean.startWorker({ BI_FLUSH_MAX_MESSAGES: '500' });
       await clean.waitForLag0(120_000);
     } finally {
       await clean.close();
@@ -82,7 +82,7 @@ describe('failures: crashes and a failing database', function () {
     await truncateData();
 
     await ctx.publish(messages);
-    const doomed = new ChildWorker({ ...ctx.env, BI_FLUSH_MAX_BARS: '500', BI_FLUSH_MAX_WAIT_MS: '200' });
+    const doomed = new ChildWorker({ ...ctx.env, BI_FLUSH_MAX_MESSAGES: '500', BI_FLUSH_MAX_WAIT_MS: '200' });
     await doomed.started();
     // Many small flushes run back to back, so a kill at this point lands inside one.
     await waitFor(async () => (await countRows('market_bars')) >= distinct / 4, 60_000, 'a quarter of the bars');
@@ -91,7 +91,7 @@ describe('failures: crashes and a failing database', function () {
     expect(storedAtKill).to.be.below(distinct);
     expect(await ctx.lag()).to.be.greaterThan(0);
 
-    const survivor = new ChildWorker({ ...ctx.env, BI_FLUSH_MAX_BARS: '500', BI_FLUSH_MAX_WAIT_MS: '200' });
+    const survivor = new ChildWorker({ ...ctx.env, BI_FLUSH_MAX_MESSAGES: '500', BI_FLUSH_MAX_WAIT_MS: '200' });
     await survivor.started();
     await ctx.waitForLag0(120_000);
     expect(await survivor.kill('SIGTERM')).to.equal(0);
@@ -105,7 +105,7 @@ describe('failures: crashes and a failing database', function () {
   it('PostgreSQL stopped for 30 s mid-stream: nothing dead-lettered, no offset past the stored rows, every bar stored once', async () => {
     const { messages, distinct } = stream(600);
     const half = Math.floor(messages.length / 2);
-    const worker = await ctx.startWorker({ BI_FLUSH_MAX_BARS: '500' });
+    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '500' });
     await ctx.publish(messages.slice(0, half));
     await ctx.waitForLag0(120_000);
     const committedBefore = (await ctx.lag()) === 0 ? half : -1;

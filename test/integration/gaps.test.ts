@@ -185,7 +185,7 @@ describe('continuity: gaps detected once, from Redis state rebuilt from PostgreS
     // The two workers reorder the series between them for as long as they take to drain the
     // topic; the allowed lateness must cover that, or a reordering is reported (and then FILLED).
     // 15 s is far more than draining 600 bars takes, even on a loaded 2-core machine.
-    const env = { BI_FLUSH_MAX_BARS: '40', BI_FLUSH_MAX_WAIT_MS: '50', BI_GAP_GRACE_MS: '15000' };
+    const env = { BI_FLUSH_MAX_MESSAGES: '40', BI_FLUSH_MAX_WAIT_MS: '50', BI_GAP_GRACE_MS: '15000' };
     await Promise.all([ctx.startWorker(env), ctx.startWorker(env)]);
     const started = Date.now();
     await ctx.waitForLag0();

@@ -143,7 +143,7 @@ describe('hardening: no message stops the fleet, every failure is classified', f
       bars.push(i === 500 ? minuteBar(t, i, { close: REFUSED_CLOSE, high: REFUSED_CLOSE }) : minuteBar(t, i));
     }
     await ctx.publish(bars);
-    const worker = await ctx.startWorker({ BI_FLUSH_MAX_BARS: '1000', BI_FLUSH_MAX_WAIT_MS: '10000' });
+    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '1000', BI_FLUSH_MAX_WAIT_MS: '10000' });
     await ctx.waitForLag0(60_000);
 
     expect(worker.core.metrics.largestFlush).to.equal(1_000);
@@ -330,7 +330,7 @@ describe('hardening: no message stops the fleet, every failure is classified', f
   it('an in-process worker reports a fatal stop to its owner instead of looping', async () => {
     const fatal: FatalError[] = [];
     const worker = await ctx.startWorker(
-      { BI_FLUSH_MAX_BARS: '10' },
+      { BI_FLUSH_MAX_MESSAGES: '10' },
       {
         onFatal: (err) => fatal.push(err),
         // A deployment error: the worker's role lost its privilege on market_bars (SQLSTATE 42501).

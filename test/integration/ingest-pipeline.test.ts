@@ -88,7 +88,7 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
   it('writes a flush of 20,000 bars in one set-based statement (no bind-parameter limit)', async () => {
     const start = minutesAgo(20_100);
     await ctx.publish(Array.from({ length: 20_000 }, (_, i) => minuteBar(start, i)));
-    const worker = await ctx.startWorker({ BI_FLUSH_MAX_BARS: '20000', BI_FLUSH_MAX_WAIT_MS: '10000' });
+    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '20000', BI_FLUSH_MAX_WAIT_MS: '10000' });
     await ctx.waitForLag0(120_000);
     expect(await countRows('market_bars')).to.equal(20_000);
     expect(worker.core.metrics.largestFlush).to.equal(20_000);

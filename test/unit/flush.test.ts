@@ -8,6 +8,7 @@ const base: CanonicalBar = {
   timeframe: '1-Min',
   provider: 'Quantower',
   venue: 'Binance',
+  seriesKey: 'Quantower|Binance|BTC/USDT|1-Min',
   tf: { count: 1, unit: 'Min' },
   tsMs: 60_000,
   open: 1,

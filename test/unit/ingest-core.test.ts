@@ -103,9 +103,9 @@ function core(recorder: Recorder, options: Partial<IngestOptions> = {}): IngestC
   return new IngestCore(
     recorder.ports(),
     {
-      flushMaxBars: 1_000,
+      flushMaxMessages: 1_000,
       flushMaxWaitMs: 5,
-      maxPendingBars: 10_000,
+      maxPendingMessages: 10_000,
       retryInitialMs: 1,
       retryMaxMs: 4,
       maxClockSkewMs: 60_000,
@@ -127,6 +127,74 @@ describe('ingest core: the flush pipeline and its failures', () => {
     expect(c.state).to.equal('idle');
     expect(r.rows).to.have.length(2);
     expect(r.commits).to.deep.equal([[{ topic: 'bars', partition: 0, offset: '2' }]]);
+  });
+
+  it('batches adaptively: writes at once when the writer is free, and gathers what arrives while it is busy', async () => {
+    const r = new Recorder();
+    const flushSizes: number[] = [];
+    let release: () => void = () => undefined;
+    const firstWrite = new Promise<void>((resolve) => (release = resolve));
+    const ports = r.ports();
+    const write = ports.write;
+    // The first write waits until released; a count or a timer alone would never flush 3 messages.
+    const c = new IngestCore(
+      {
+        ...ports,
+        write: async (rows, spans) => {
+          flushSizes.push(rows.length);
+          if (flushSizes.length === 1) await firstWrite;
+          return write(rows, spans);
+        },
+      },
+      {
+        flushMaxMessages: 1_000,
+        flushMaxWaitMs: 60_000,
+        maxPendingMessages: 10_000,
+        retryInitialMs: 1,
+        retryMaxMs: 4,
+        now: () => NOW,
+      },
+      silentLogger,
+    );
+    await c.submit([0, 1, 2].map((i) => message(i, bar(i))));
+    await waitUntil(() => flushSizes.length === 1);
+    // The writer is busy: these gather into one flush instead of three.
+    for (const start of [3, 103, 203]) {
+      await c.submit(Array.from({ length: 100 }, (_, i) => message(start + i, bar(start + i))));
+    }
+    expect(flushSizes).to.deep.equal([3]);
+    release();
+    await c.idle();
+    expect(flushSizes).to.deep.equal([3, 300]);
+    expect(r.commits.at(-1)).to.deep.equal([{ topic: 'bars', partition: 0, offset: '303' }]);
+  });
+
+  it('caps a flush at flushMaxMessages however much is waiting', async () => {
+    const r = new Recorder();
+    const flushSizes: number[] = [];
+    const write = r.ports().write;
+    const c = new IngestCore(
+      {
+        ...r.ports(),
+        write: async (rows, spans) => {
+          flushSizes.push(rows.length);
+          return write(rows, spans);
+        },
+      },
+      {
+        flushMaxMessages: 40,
+        flushMaxWaitMs: 60_000,
+        maxPendingMessages: 10_000,
+        retryInitialMs: 1,
+        retryMaxMs: 4,
+        now: () => NOW,
+      },
+      silentLogger,
+    );
+    await c.submit(Array.from({ length: 100 }, (_, i) => message(i, bar(i))));
+    await c.idle();
+    expect(flushSizes).to.deep.equal([40, 40, 20]);
+    expect(r.rows).to.have.length(100);
   });
 
   it('splits a flush PostgreSQL refuses until the one offender is found: the rest is written, it is dead-lettered', async () => {
@@ -219,9 +287,9 @@ describe('ingest core: the flush pipeline and its failures', () => {
     const c = new IngestCore(
       r.ports(),
       {
-        flushMaxBars: 10,
+        flushMaxMessages: 10,
         flushMaxWaitMs: 1,
-        maxPendingBars: 100,
+        maxPendingMessages: 100,
         retryInitialMs: 5,
         retryMaxMs: 5,
         health,
@@ -268,9 +336,9 @@ describe('ingest core: the flush pipeline and its failures', () => {
     const c = new IngestCore(
       ports,
       {
-        flushMaxBars: 10,
+        flushMaxMessages: 10,
         flushMaxWaitMs: 1,
-        maxPendingBars: 100,
+        maxPendingMessages: 100,
         retryInitialMs: 1,
         retryMaxMs: 2,
         onFatal: (e) => fatal.push(e),
@@ -297,7 +365,7 @@ describe('ingest core: the flush pipeline and its failures', () => {
     };
     const c = new IngestCore(
       ports,
-      { flushMaxBars: 10, flushMaxWaitMs: 1, maxPendingBars: 100, retryInitialMs: 1, retryMaxMs: 2 },
+      { flushMaxMessages: 10, flushMaxWaitMs: 1, maxPendingMessages: 100, retryInitialMs: 1, retryMaxMs: 2 },
       silentLogger,
     );
     await c.submit([message(0, bar(0)), { ...message(1, bar(1)), value: Buffer.from('nope') }]);
@@ -307,3 +375,8 @@ describe('ingest core: the flush pipeline and its failures', () => {
     expect(r.rows).to.have.length(1);
   });
 });
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise((r) => setTimeout(r, 1));
+  expect(condition(), 'condition not met within 1 s').to.equal(true);
+}

@@ -3,9 +3,9 @@
  * asks the exporter to backfill gaps, and settles its answers. Any number may run: history
  * requests are claimed with row locks, so each gap is requested once.
  */
-import { Partitioners, KafkaMessage } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import { Counter } from 'prom-client';
-import { createKafka } from '../../shared/adapters/kafka';
+import { createKafka, recordsOf } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { checkConnections } from '../../shared/adapters/preflight';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
@@ -14,7 +14,7 @@ import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { BackfillStore } from '../../shared/adapters/backfill-store';
 import { GapOutbox, kafkaGapSink, kafkaHistoryRequestSink } from '../../shared/adapters/gap-events';
-import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { DependencyHealth } from '../../shared/runtime/dependency-health';
@@ -151,20 +151,9 @@ export async function startContinuityWorker(
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-      for (const m of batch.messages as KafkaMessage[]) {
+      for (const record of recordsOf(batch)) {
         if (!isRunning() || isStale() || stopping) return;
-        const outcome = await handler.handle(
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key,
-            value: m.value,
-            timestampMs: Number(m.timestamp),
-            headers: headersOf(m.headers),
-          },
-          heartbeat,
-        );
+        const outcome = await handler.handle(record, heartbeat);
         if (outcome === 'fatal') return;
       }
     },

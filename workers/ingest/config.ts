@@ -10,9 +10,9 @@ import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../sha
 export interface IngestConfig {
   connections: Connections;
   groupId: string;
-  flushMaxBars: number;
+  flushMaxMessages: number;
   flushMaxWaitMs: number;
-  maxPendingBars: number;
+  maxPendingMessages: number;
   partitionsConcurrently: number;
   fetchMaxBytes: number;
   fetchMaxBytesPerPartition: number;
@@ -30,6 +30,8 @@ export interface IngestConfig {
   pgPoolMax: number;
   slowFlushMs: number;
   crashAt: CrashPlan | undefined;
+  /** Deprecated variables that are set, with what to do (logged at start). */
+  deprecations: readonly string[];
 }
 
 /** `exporter-a=Quantower/Binance,exporter-b=Quantower/Coinbase` -> a map by exporter id. */
@@ -46,18 +48,38 @@ function parseExporterDefaults(text: string[], env: EnvReader): Map<string, Expo
   return map;
 }
 
+/** Renamed because they count messages (rejects included), not bars; the old names work for one release. */
+const RENAMED_VARIABLES = [
+  ['BI_FLUSH_MAX_BARS', 'BI_FLUSH_MAX_MESSAGES'],
+  ['BI_MAX_PENDING_BARS', 'BI_MAX_PENDING_MESSAGES'],
+] as const;
+
+/**
+ * Flushes adapt to load (each takes what arrived while the previous one was written), so this is
+ * only a cap: large enough that a busy worker writes few, large statements.
+ */
+export const DEFAULT_FLUSH_MAX_MESSAGES = 5_000;
+
 export function readIngestConfig(env: EnvReader): IngestConfig {
+  for (const [oldName, newName] of RENAMED_VARIABLES) env.renamed(oldName, newName);
   const connections = readConnections(env, 'bar-ingest-worker');
   const config: IngestConfig = {
     connections,
     groupId: readIngestGroupId(env),
-    flushMaxBars: env.int('BI_FLUSH_MAX_BARS', 100, 'flush when this many messages wait', { min: 1, max: 1_000_000 }),
-    flushMaxWaitMs: env.int('BI_FLUSH_MAX_WAIT_MS', 1000, 'flush when the oldest message waited this long (ms)', {
-      min: 1,
-      max: 60_000,
-    }),
-    maxPendingBars: env.int(
-      'BI_MAX_PENDING_BARS',
+    flushMaxMessages: env.int(
+      'BI_FLUSH_MAX_MESSAGES',
+      DEFAULT_FLUSH_MAX_MESSAGES,
+      'most messages in one flush (an upper bound: a flush takes what arrived while the previous one was written)',
+      { min: 1, max: 1_000_000 },
+    ),
+    flushMaxWaitMs: env.int(
+      'BI_FLUSH_MAX_WAIT_MS',
+      1000,
+      'longest a message waits for a flush while the previous one is being written (ms)',
+      { min: 1, max: 60_000 },
+    ),
+    maxPendingMessages: env.int(
+      'BI_MAX_PENDING_MESSAGES',
       20_000,
       'stop fetching while this many messages wait for a flush (bounds memory; at least the flush size)',
       { min: 1 },
@@ -124,6 +146,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       },
     ),
     crashAt: readCrashPlan(env),
+    deprecations: env.deprecations,
   };
   return config;
 }

@@ -44,6 +44,11 @@ export interface OffsetToCommit {
 export interface IngestPorts {
   /** Decodes a value; only schemas registered for `topic` are accepted. */
   decode(value: Buffer, topic: string): Promise<unknown>;
+  /**
+   * The same, synchronously, when it needs no registry call (the schema and its subject are
+   * known), else undefined. The per-message hot path: no promise per message.
+   */
+  decodeKnown?(value: Buffer, topic: string): unknown;
   catalog: Catalog & { resolveUnknown(providers: string[], venues: string[]): Promise<boolean> };
   resolveSeries(series: SeriesIdentity[]): Promise<ReadonlyMap<string, number>>;
   /** Writes bars, coverage and subscriptions atomically (one statement). */
@@ -61,14 +66,14 @@ export interface IngestPorts {
 
 export interface IngestOptions {
   /** Flush when this many messages are waiting... */
-  flushMaxBars: number;
+  flushMaxMessages: number;
   /** ...or when the oldest waiting message has waited this long. */
   flushMaxWaitMs: number;
   /**
    * Back-pressure: a partition's batch is not accepted while this many messages wait, which
    * bounds memory and pauses consumption while a dependency is failing.
    */
-  maxPendingBars: number;
+  maxPendingMessages: number;
   /** Retry delays for failing dependencies: exponential with jitter, up to the max. */
   retryInitialMs: number;
   retryMaxMs: number;
@@ -165,6 +170,9 @@ export class IngestCore {
   /** Set when a flush was given up (shutdown or fatal): no later flush may commit past it. */
   private abandoned = false;
   private kicked = false;
+  /** Flushes kicked and not yet through their write (0: the writer is free). */
+  private writers = 0;
+  private soon: NodeJS.Immediate | undefined;
   private flushWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -239,7 +247,7 @@ export class IngestCore {
       this.dependencyHealth.progressed();
       this.queue.push(...items);
       this.schedule();
-      while (!this.stopping && !this.fatal && this.queue.length + this.inFlight >= this.options.maxPendingBars) {
+      while (!this.stopping && !this.fatal && this.queue.length + this.inFlight >= this.options.maxPendingMessages) {
         await this.nextFlush();
       }
     } catch (err) {
@@ -316,7 +324,8 @@ export class IngestCore {
       }
       let wire: WireBar;
       try {
-        wire = (await this.ports.decode(message.value, message.topic)) as WireBar;
+        wire = (this.ports.decodeKnown?.(message.value, message.topic) ??
+          (await this.ports.decode(message.value, message.topic))) as WireBar;
       } catch (err) {
         const failure = classifyFailure(err);
         // A failing registry is retried with the whole batch; a fatal answer stops the worker.
@@ -365,7 +374,6 @@ export class IngestCore {
   /** Pure checks of one decoded message; it does no I/O, so any error is the message's own. */
   private canonicalize(item: Item, wire: WireBar): void {
     const { message } = item;
-    const exporter = message.headers[EXPORTER_HEADER] ?? '';
     try {
       const now = this.now();
       checkClockSkew(message.timestampMs, now, this.options.maxClockSkewMs ?? Infinity);
@@ -373,7 +381,7 @@ export class IngestCore {
         wire,
         this.ports.catalog,
         now,
-        { exporter, defaults: this.ports.exporterDefaults(exporter) },
+        wire.provider == null || wire.venue == null ? this.legacySender(message) : undefined,
         this.identities,
         this.options.barChecks ?? DEFAULT_BAR_CHECKS,
       );
@@ -384,14 +392,39 @@ export class IngestCore {
     }
   }
 
+  /** Who sent a legacy bar (one without provider or venue), and the defaults configured for it. */
+  private legacySender(message: InboundMessage): { exporter: string; defaults: ExporterDefaults | undefined } {
+    const exporter = message.headers[EXPORTER_HEADER] ?? '';
+    return { exporter, defaults: this.ports.exporterDefaults(exporter) };
+  }
+
+  /**
+   * Adaptive batching, as group commit does: when no flush is being written, what is queued is
+   * written at once (after the batches decoded in this turn of the event loop joined it); while
+   * one is, messages gather for the next. So a quiet stream is written with little delay and a
+   * busy one in large statements, with no flush size to tune: the count and the timer are only
+   * upper bounds.
+   */
   private schedule(): void {
-    if (this.queue.length >= this.options.flushMaxBars) this.kick();
-    else if (this.queue.length > 0 && !this.timer) {
+    if (this.queue.length === 0) return;
+    if (this.queue.length >= this.options.flushMaxMessages || this.writers === 0) {
+      if (this.writers === 0 && this.queue.length < this.options.flushMaxMessages) this.kickSoon();
+      else this.kick();
+    } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.kick();
       }, this.options.flushMaxWaitMs);
     }
+  }
+
+  /** Kicks after pending I/O callbacks ran: the other partitions' batches of a fetch join the flush. */
+  private kickSoon(): void {
+    if (this.soon) return;
+    this.soon = setImmediate(() => {
+      this.soon = undefined;
+      this.kick();
+    });
   }
 
   /**
@@ -406,32 +439,44 @@ export class IngestCore {
     }
     if (this.kicked) return;
     this.kicked = true;
+    this.writers += 1;
     this.writing = this.writing.then(async () => {
-      this.kicked = false;
-      const items = this.queue.splice(0, this.options.flushMaxBars);
-      if (items.length === 0 || this.abandoned) return;
-      this.inFlight += items.length;
-      const flush = new Flush(items, this.now());
       try {
-        await this.write(flush);
+        await this.flushNext();
+      } finally {
+        this.writers -= 1;
+        // The writer is free: whatever gathered meanwhile is the next flush.
+        if (!this.abandoned) this.schedule();
+      }
+    });
+  }
+
+  /** Writes the next flush, then hands it to the finishing chain once the flush before it is done. */
+  private async flushNext(): Promise<void> {
+    this.kicked = false;
+    const items = this.queue.splice(0, this.options.flushMaxMessages);
+    if (items.length === 0 || this.abandoned) return;
+    this.inFlight += items.length;
+    const flush = new Flush(items, this.now());
+    try {
+      await this.write(flush);
+    } catch (err) {
+      this.giveUp(flush, err);
+      return;
+    }
+    const previous = this.finishing;
+    this.finishing = previous.then(async () => {
+      try {
+        if (this.abandoned) return;
+        await this.finish(flush);
       } catch (err) {
         this.giveUp(flush, err);
-        return;
+      } finally {
+        this.settled(flush);
       }
-      const previous = this.finishing;
-      this.finishing = previous.then(async () => {
-        try {
-          if (this.abandoned) return;
-          await this.finish(flush);
-        } catch (err) {
-          this.giveUp(flush, err);
-        } finally {
-          this.settled(flush);
-        }
-      });
-      // Two deep, no more: the next write waits for the previous flush to finish.
-      await previous;
     });
+    // Two deep, no more: the next write waits for the previous flush to finish.
+    await previous;
   }
 
   /**

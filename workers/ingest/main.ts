@@ -4,13 +4,13 @@
  */
 import { Partitioners } from 'kafkajs';
 import { Counter } from 'prom-client';
-import { createKafka } from '../../shared/adapters/kafka';
+import { createKafka, recordsOf } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
-import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { createRedis } from '../../shared/adapters/redis';
 import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
@@ -24,7 +24,7 @@ import { createMetricsRegistry, registerHealthMetrics } from '../../shared/runti
 import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
 import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
 import { GapTracker } from './continuity';
-import { IngestCore, IngestPorts, InboundMessage } from './core';
+import { IngestCore, IngestPorts } from './core';
 import { IngestConfig, readIngestConfig } from './config';
 import { IngestMetrics } from './metrics';
 
@@ -115,6 +115,7 @@ export async function startIngestWorker(
 
   const ports: IngestPorts = {
     decode: (value, topic) => codec.decode(value, topic),
+    decodeKnown: (value, topic) => codec.decodeKnown(value, topic),
     catalog,
     resolveSeries: (s) => series.resolve(s),
     write: (rows, spans) => writeFlush(knex, rows, spans),
@@ -133,10 +134,10 @@ export async function startIngestWorker(
   const core = new IngestCore(
     hooks.wrapPorts ? hooks.wrapPorts(ports) : ports,
     {
-      flushMaxBars: config.flushMaxBars,
+      flushMaxMessages: config.flushMaxMessages,
       flushMaxWaitMs: config.flushMaxWaitMs,
       // A flush can only fill up if that many messages may wait.
-      maxPendingBars: Math.max(config.maxPendingBars, config.flushMaxBars),
+      maxPendingMessages: Math.max(config.maxPendingMessages, config.flushMaxMessages),
       retryInitialMs: 200,
       retryMaxMs: 5_000,
       maxMessageBytes: config.maxMessageBytes,
@@ -162,17 +163,8 @@ export async function startIngestWorker(
     partitionsConsumedConcurrently: config.partitionsConcurrently,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
-      const messages: InboundMessage[] = batch.messages.map((m) => ({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: m.offset,
-        key: m.key,
-        value: m.value,
-        timestampMs: Number(m.timestamp),
-        headers: headersOf(m.headers),
-      }));
       metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
-      await core.submit(messages, heartbeat);
+      await core.submit(recordsOf(batch), heartbeat);
     },
   });
   health.markStarted();
@@ -201,10 +193,11 @@ export async function startIngestWorker(
     log,
     onFatal: fatal,
   });
+  for (const message of config.deprecations) log.warn('deprecated setting', { message });
   log.info('ingest worker started', {
     topic: c.topics.bars,
     groupId: config.groupId,
-    flushMaxBars: config.flushMaxBars,
+    flushMaxMessages: config.flushMaxMessages,
     health: config.health.port === 0 ? 'off' : `${config.health.host}:${config.health.port}`,
   });
 

@@ -15,7 +15,7 @@ import type { GapKind } from '../../../shared/domain/gaps';
 export const BACKFILL_KINDS: GapKind[] = ['OFFLINE'];
 export const WORKER_ENV = {
   BI_SESSION_TIMEOUT_MS: '6000',
-  BI_FLUSH_MAX_BARS: '200',
+  BI_FLUSH_MAX_MESSAGES: '200',
   BI_FLUSH_MAX_WAIT_MS: '200',
   BI_BACKFILL_KINDS: BACKFILL_KINDS.join(','),
   BI_BACKFILL_RETRY_MS: '3600000',
