@@ -122,13 +122,25 @@ interface CanonicalIdentity {
   seriesKey: string;
 }
 
+/** One raw spelling and what it canonicalizes to. */
+interface Spelling {
+  provider: string | null | undefined;
+  venue: string | null | undefined;
+  timeframe: string;
+  /** The sender, for legacy bars only (their provider and venue come from its defaults). */
+  exporter: string;
+  identity: CanonicalIdentity;
+}
+
 /**
  * Canonical identities by raw spelling. A stream repeats a handful of spellings millions of
  * times, so normalizing each spelling once takes the lookups and regexes off the per-bar path.
+ * Looked up by symbol, then by comparing the few other fields: no key string is built per bar.
  * Only successes are cached; whoever owns the cache clears it when the catalog changes.
  */
 export class IdentityCache {
-  private readonly map = new Map<string, CanonicalIdentity>();
+  private readonly bySymbol = new Map<string, Spelling[]>();
+  private entries = 0;
   private generation: number | undefined;
   constructor(private readonly maxEntries = 100_000) {}
 
@@ -136,20 +148,42 @@ export class IdentityCache {
   sync(generation: number | undefined): void {
     if (generation === this.generation) return;
     this.generation = generation;
-    this.map.clear();
+    this.clear();
   }
 
-  get(key: string): CanonicalIdentity | undefined {
-    return this.map.get(key);
+  get(wire: WireBar, exporter: string): CanonicalIdentity | undefined {
+    const spellings = this.bySymbol.get(wire.symbol);
+    if (spellings === undefined) return undefined;
+    for (const s of spellings) {
+      if (
+        s.provider === wire.provider &&
+        s.venue === wire.venue &&
+        s.timeframe === wire.timeframe &&
+        s.exporter === exporter
+      )
+        return s.identity;
+    }
+    return undefined;
   }
 
-  set(key: string, identity: CanonicalIdentity): void {
-    if (this.map.size >= this.maxEntries) this.map.clear();
-    this.map.set(key, identity);
+  set(wire: WireBar, exporter: string, identity: CanonicalIdentity): void {
+    if (this.entries >= this.maxEntries) this.clear();
+    const spelling: Spelling = {
+      provider: wire.provider,
+      venue: wire.venue,
+      timeframe: wire.timeframe,
+      exporter,
+      identity,
+    };
+    const spellings = this.bySymbol.get(wire.symbol);
+    if (spellings) spellings.push(spelling);
+    else this.bySymbol.set(wire.symbol, [spelling]);
+    this.entries += 1;
   }
 
   clear(): void {
-    this.map.clear();
+    this.bySymbol.clear();
+    this.entries = 0;
   }
 }
 
@@ -221,18 +255,13 @@ export function canonicalizeBar(
         'only bars answering a history request carry one (send them with source HISTORY)',
     );
   }
-  let identity: CanonicalIdentity | undefined;
-  let cacheKey: string | undefined;
-  if (cache) {
-    cache.sync(catalog.generation);
-    cacheKey = `${wire.provider ?? ''}\u0000${wire.venue ?? ''}\u0000${wire.symbol}\u0000${wire.timeframe}\u0000${
-      wire.provider == null || wire.venue == null ? (legacy?.exporter ?? '') : ''
-    }`;
-    identity = cache.get(cacheKey);
-  }
+  // Only a legacy bar's identity depends on who sent it.
+  const exporter = wire.provider == null || wire.venue == null ? (legacy?.exporter ?? '') : '';
+  cache?.sync(catalog.generation);
+  let identity = cache?.get(wire, exporter);
   if (!identity) {
     identity = canonicalIdentity(wire, catalog, legacy);
-    if (cache && cacheKey !== undefined) cache.set(cacheKey, identity);
+    cache?.set(wire, exporter, identity);
   }
   const { provider, venue, symbol, tf, timeframe } = identity;
 

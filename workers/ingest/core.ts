@@ -302,9 +302,11 @@ export class IngestCore {
     const items: Item[] = [];
     const unknownProviders = new Set<string>();
     const unknownVenues = new Set<string>();
-    const wires = new Map<Item, WireBar>();
+    /** Messages rejected for a name the catalog did not know, judged again if it learns it. */
+    const unknownNames: Array<[Item, WireBar]> = [];
     const maxBytes = this.options.maxMessageBytes ?? Infinity;
-    for (const [n, message] of messages.entries()) {
+    for (let n = 0; n < messages.length; n++) {
+      const message = messages[n]!;
       // Let I/O through between slices of a large batch: a flush waiting on PostgreSQL must not
       // wait for the decoding of a whole fetch as well.
       if (n > 0 && n % DECODE_SLICE === 0) await yieldToIo();
@@ -334,11 +336,13 @@ export class IngestCore {
         item.rejected = this.rejection(message, err, failure);
         continue;
       }
-      wires.set(item, wire);
       this.canonicalize(item, wire);
-      if (item.rejected?.code === 'UNKNOWN_PROVIDER' && typeof wire.provider === 'string')
-        unknownProviders.add(wire.provider);
-      if (item.rejected?.code === 'UNKNOWN_VENUE' && typeof wire.venue === 'string') unknownVenues.add(wire.venue);
+      const code = item.rejected?.code;
+      if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {
+        unknownNames.push([item, wire]);
+        if (code === 'UNKNOWN_PROVIDER' && typeof wire.provider === 'string') unknownProviders.add(wire.provider);
+        if (code === 'UNKNOWN_VENUE' && typeof wire.venue === 'string') unknownVenues.add(wire.venue);
+      }
     }
     // Names may have been registered since the catalog was loaded: look once, then judge again.
     if (
@@ -346,12 +350,9 @@ export class IngestCore {
       (await this.ports.catalog.resolveUnknown([...unknownProviders], [...unknownVenues]))
     ) {
       this.identities.clear();
-      for (const item of items) {
-        const code = item.rejected?.code;
-        if (code === 'UNKNOWN_PROVIDER' || code === 'UNKNOWN_VENUE') {
-          item.rejected = undefined;
-          this.canonicalize(item, wires.get(item)!);
-        }
+      for (const [item, wire] of unknownNames) {
+        item.rejected = undefined;
+        this.canonicalize(item, wire);
       }
     }
     this.metrics.consumed(messages.length);
@@ -680,7 +681,6 @@ export class IngestCore {
   }
 }
 
-/** kafkajs' answers to a commit from a member whose group is rebalancing or has moved on. */
 /** Offsets are decimal strings of int64: compare by length, then digits, with no BigInt per message. */
 function offsetAfter(a: string, b: string): boolean {
   return a.length !== b.length ? a.length > b.length : a > b;
@@ -688,15 +688,17 @@ function offsetAfter(a: string, b: string): boolean {
 
 /** The offset after the highest message of each partition in a flush. */
 export function nextOffsets(positions: readonly Position[]): OffsetToCommit[] {
-  const highest = new Map<string, Position>();
+  // By topic, then partition: no key string built per message.
+  const highest = new Map<string, Map<number, string>>();
   for (const p of positions) {
-    const key = `${p.topic}\u0000${p.partition}`;
-    const seen = highest.get(key);
-    if (!seen || offsetAfter(p.offset, seen.offset)) highest.set(key, p);
+    let ofTopic = highest.get(p.topic);
+    if (!ofTopic) highest.set(p.topic, (ofTopic = new Map()));
+    const seen = ofTopic.get(p.partition);
+    if (seen === undefined || offsetAfter(p.offset, seen)) ofTopic.set(p.partition, p.offset);
   }
-  return [...highest.values()].map((p) => ({
-    topic: p.topic,
-    partition: p.partition,
-    offset: (BigInt(p.offset) + 1n).toString(),
-  }));
+  const out: OffsetToCommit[] = [];
+  for (const [topic, ofTopic] of highest) {
+    for (const [partition, offset] of ofTopic) out.push({ topic, partition, offset: (BigInt(offset) + 1n).toString() });
+  }
+  return out;
 }
