@@ -21,6 +21,7 @@ import {
   FatalError,
   commitUnlessRebalanced,
 } from '../../shared/runtime/failures';
+import { crashPoint } from '../../shared/runtime/crash-points';
 import type { Logger } from '../../shared/runtime/log';
 import { FlushStage, IngestMetrics } from './metrics';
 
@@ -539,7 +540,7 @@ export class IngestCore {
 
   private async deadLetter(flush: Flush, rejected: Rejected[]): Promise<void> {
     if (rejected.length === 0) return;
-    await this.timed(flush.stages, 'dead-letter', () => this.ports.deadLetter(rejected));
+    await this.step(flush.stages, 'dead-letter', () => this.ports.deadLetter(rejected));
     for (const r of rejected) {
       this.metrics.reject(r.code);
       this.log.warn('rejected message', {
@@ -585,9 +586,9 @@ export class IngestCore {
     const accepted = items.map((i) => i.accepted!);
     const unique = new Map<string, SeriesIdentity>();
     for (const a of accepted) unique.set(a.seriesKey, a.bar);
-    const ids = await this.timed(flush.stages, 'resolve-series', () => this.ports.resolveSeries([...unique.values()]));
+    const ids = await this.step(flush.stages, 'resolve-series', () => this.ports.resolveSeries([...unique.values()]));
     const { rows, runSpans } = planFlush(accepted, ids);
-    const result = await this.timed(flush.stages, 'write', () => this.ports.write(rows, runSpans));
+    const result = await this.step(flush.stages, 'write', () => this.ports.write(rows, runSpans));
     this.metrics.written(result.inserted, result.corrected, accepted.length - result.inserted - result.corrected);
     for (const key of unique.keys()) flush.seriesIds.set(key, ids.get(key)!);
     flush.written.push(...accepted);
@@ -597,9 +598,11 @@ export class IngestCore {
   private async finish(flush: Flush): Promise<void> {
     const afterWrite = this.ports.afterWrite?.bind(this.ports);
     if (afterWrite && flush.written.length > 0) {
-      await this.timed(flush.stages, 'gaps', () => afterWrite(flush.written, flush.seriesIds));
+      crashPoint('bars-committed');
+      await this.step(flush.stages, 'gaps', () => afterWrite(flush.written, flush.seriesIds));
+      crashPoint('gap-events-marked');
     }
-    await this.timed(flush.stages, 'commit', () => this.commitCurrent(flush));
+    await this.step(flush.stages, 'commit', () => this.commitCurrent(flush));
     this.dependencyHealth.progressed();
     const ms = this.now() - flush.startedMs;
     this.metrics.recordFlush(ms, flush.items.length);
@@ -622,9 +625,11 @@ export class IngestCore {
     }
     if (current.length === 0) return;
     await commitUnlessRebalanced(() => this.ports.commit(nextOffsets(current.map((i) => i.message))), this.log);
+    crashPoint('offsets-committed');
   }
 
-  private async timed<T>(
+  /** One step of a flush: retried while a dependency fails (see retrying), and timed per stage. */
+  private async step<T>(
     stages: Partial<Record<FlushStage, number>>,
     stage: FlushStage,
     fn: () => Promise<T>,

@@ -17,13 +17,13 @@ import { DbCatalog } from '../../shared/adapters/catalog';
 import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger, Logger } from '../../shared/runtime/log';
-import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
+import { armCrash } from '../../shared/runtime/crash-points';
 import { DependencyHealth } from '../../shared/runtime/dependency-health';
 import type { FatalError } from '../../shared/runtime/failures';
 import { createMetricsRegistry, registerHealthMetrics } from '../../shared/runtime/metrics';
 import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
 import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
-import { GapTracker } from './continuity';
+import { GapTracker } from './gap-tracker';
 import { IngestCore, IngestPorts } from './core';
 import { IngestConfig, readIngestConfig } from './config';
 import { IngestMetrics } from './metrics';
@@ -120,16 +120,9 @@ export async function startIngestWorker(
     resolveSeries: (s) => series.resolve(s),
     write: (rows, spans) => writeFlush(knex, rows, spans),
     deadLetter: (rejected) => sendDeadLetters(producer, c.topics.barsDlq, rejected),
-    commit: async (offsets) => {
-      await consumer.commitOffsets(offsets);
-      crashPoint('offsets-committed');
-    },
+    commit: (offsets) => consumer.commitOffsets(offsets),
     exporterDefaults: (id) => config.exporterDefaults.get(id),
-    afterWrite: async (accepted, ids) => {
-      crashPoint('bars-committed');
-      await gaps.afterWrite(accepted, ids);
-      crashPoint('gap-events-marked');
-    },
+    afterWrite: (accepted, ids) => gaps.afterWrite(accepted, ids),
   };
   const core = new IngestCore(
     hooks.wrapPorts ? hooks.wrapPorts(ports) : ports,
