@@ -14,6 +14,7 @@ import { RegistryCodec } from '../shared/adapters/registry';
 import { EnvReader } from '../shared/runtime/config';
 import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
+import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
 import { registerSchemas } from '../scripts/prepare';
 import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
@@ -31,12 +32,12 @@ Usage: tsx bench/run.ts [options]
                         timing); exits non-zero otherwise. For make test.
   --sizes LIST          growth sizes in messages (default 100000,300000,1000000)
   --matrix-size N       size of the 1-vs-2-workers x flush-size matrix (default: the middle size)
-  --flush-sizes LIST    BI_FLUSH_MAX_MESSAGES values of the matrix (default 100,1000,5000)
+  --flush-sizes LIST    BI_FLUSH_MAX_MESSAGES caps of the matrix (default 1000,5000; 5000 is the worker's default)
   --workers LIST        worker process counts of the matrix (default 1,2)
   --growth-flush N      flush size of the growth runs (default: the middle flush size)
   --rates LIST          live publish rates in bars/s (default 1000,10000)
   --latency-seconds N   seconds of live publishing per rate (default 30)
-  --latency-flush LIST  BI_FLUSH_MAX_MESSAGES values for the latency runs (default 100,1000)
+  --latency-flush LIST  BI_FLUSH_MAX_MESSAGES caps for the latency runs (default 5000, the worker's default)
   --worker-node-args S  node arguments for every worker, space-separated (default: the recommended
                         ${RECOMMENDED_NODE_ARGS.join(' ')}; '' for none)
   --soak-minutes M      minutes of the soak (one worker at a steady rate, RSS/heap slope, latency
@@ -61,12 +62,12 @@ const DEFAULTS = {
   smoke: false,
   sizes: '100000,300000,1000000',
   matrixSize: 0,
-  flushSizes: '100,1000,5000',
+  flushSizes: '1000,5000',
   workers: '1,2',
   growthFlush: 0,
   rates: '1000,10000',
   latencySeconds: 30,
-  latencyFlush: '100,1000',
+  latencyFlush: '5000',
   soakMinutes: 10,
   soakRate: 2000,
   scenarios: 'matrix,baselines,growth,latency,soak',
@@ -574,7 +575,12 @@ async function main(): Promise<number> {
     const soakMinutes = smoke || !scenarios.has('soak') ? 0 : o.soakMinutes;
     if (soakMinutes > 0) {
       say(`soak: ${o.soakRate} bars/s for ${soakMinutes} min`);
-      results.soak = await soak(env, { minutes: soakMinutes, rate: o.soakRate, flush: 1000, say });
+      results.soak = await soak(env, {
+        minutes: soakMinutes,
+        rate: o.soakRate,
+        flush: DEFAULT_FLUSH_MAX_MESSAGES,
+        say,
+      });
       check(
         results.soak.stored === results.soak.published,
         `soak: ${results.soak.stored} rows stored of ${results.soak.published} published`,

@@ -18,6 +18,7 @@ import { RegistryCodec } from '../shared/adapters/registry';
 import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
+import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
 import { registerSchemas } from '../scripts/prepare';
 import { FastEncoder } from './dataset';
@@ -185,7 +186,7 @@ Usage: tsx bench/soak.ts [--minutes M] [--rate N] [--flush N] [--database NAME] 
 
   --minutes M     minutes of publishing (default 10; decimals allowed)
   --rate N        bars per second (default 2000)
-  --flush N       BI_FLUSH_MAX_MESSAGES of the worker (default 1000)
+  --flush N       BI_FLUSH_MAX_MESSAGES of the worker (default 5000, the worker's default)
   --database NAME PostgreSQL database (default bar_ingest_bench)
   --out DIR       where the JSON goes (default bench/results)`;
 
@@ -198,7 +199,7 @@ async function main(): Promise<number> {
   const o = parseArgs(argv, {
     minutes: 10,
     rate: 2000,
-    flush: 1000,
+    flush: DEFAULT_FLUSH_MAX_MESSAGES,
     database: 'bar_ingest_bench',
     skipSetup: false,
     out: path.join(ROOT, 'bench/results'),

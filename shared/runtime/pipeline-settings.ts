@@ -5,6 +5,13 @@ import type { EnvReader } from './config';
  * Settings that the workers and the tools that watch them (make status-pipeline) must read alike:
  * the consumer groups and which gaps are backfilled.
  */
+/**
+ * The ingest worker's flush cap. Flushes adapt to load (each takes what arrived while the previous
+ * one was written), so this only bounds a statement: large enough that a busy worker writes few,
+ * large ones. The benchmark runs the worker with it too.
+ */
+export const DEFAULT_FLUSH_MAX_MESSAGES = 5_000;
+
 export function readIngestGroupId(env: EnvReader): string {
   return env.string('BI_INGEST_GROUP_ID', 'bar-ingest', 'Kafka consumer group shared by all ingest workers');
 }

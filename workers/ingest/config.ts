@@ -1,5 +1,5 @@
 import { EnvReader } from '../../shared/runtime/config';
-import { readIngestGroupId } from '../../shared/runtime/pipeline-settings';
+import { DEFAULT_FLUSH_MAX_MESSAGES, readIngestGroupId } from '../../shared/runtime/pipeline-settings';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import type { ExporterDefaults } from '../../shared/domain/bar';
 import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
@@ -53,12 +53,6 @@ const RENAMED_VARIABLES = [
   ['BI_FLUSH_MAX_BARS', 'BI_FLUSH_MAX_MESSAGES'],
   ['BI_MAX_PENDING_BARS', 'BI_MAX_PENDING_MESSAGES'],
 ] as const;
-
-/**
- * Flushes adapt to load (each takes what arrived while the previous one was written), so this is
- * only a cap: large enough that a busy worker writes few, large statements.
- */
-export const DEFAULT_FLUSH_MAX_MESSAGES = 5_000;
 
 export function readIngestConfig(env: EnvReader): IngestConfig {
   for (const [oldName, newName] of RENAMED_VARIABLES) env.renamed(oldName, newName);
