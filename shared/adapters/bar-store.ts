@@ -3,6 +3,7 @@ import type { SeriesIdentity } from '../domain/series';
 import { seriesKey } from '../domain/series';
 import type { BarRow, RunSpan, WriteResult } from '../domain/flush';
 
+import { runPrepared } from './postgres';
 import { EPOCH_MS } from './sql';
 
 /**
@@ -50,31 +51,12 @@ export class SeriesDirectory {
   }
 }
 
-/**
- * Writes one flush as ONE statement: runs, subscriptions, bars and coverage are data-modifying
- * CTEs, atomic like a transaction but one round trip instead of six (BEGIN, four statements,
- * COMMIT). Arrays are bound as one parameter per column, so the statement stays far below
- * PostgreSQL's 65,535 bind parameters however many bars a flush holds. The sub-statements see
- * the same snapshot, which is all they need: none reads what another writes (the subscriptions'
- * foreign key to strategy_runs is checked at the end of the statement).
- */
-export async function writeFlush(
-  db: Knex | Knex.Transaction,
-  rows: BarRow[],
-  runSpans: RunSpan[],
-): Promise<WriteResult> {
-  // Sorted by primary key so concurrent writers lock rows in the same order (no deadlocks).
-  const sorted = [...rows].sort((a, b) => a.seriesId - b.seriesId || a.tsMs - b.tsMs);
-  const numbers = (k: 'seriesId' | 'tsMs' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'versionMs'): string =>
-    numberArray(sorted.map((r) => r[k]));
-  const coverage = coverageOf(sorted);
-  const result = await db.raw<{ rows: Array<{ inserted: string; changed: string }> }>(
-    `WITH runs AS (
-       INSERT INTO strategy_runs (id) SELECT DISTINCT unnest(?::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING
+const WRITE_FLUSH_SQL = `WITH runs AS (
+       INSERT INTO strategy_runs (id) SELECT DISTINCT unnest($1::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING
      ), subscriptions AS (
        INSERT INTO run_subscriptions AS r (run_id, series_id, first_bar_utc, last_bar_utc)
        SELECT run_id, series_id, ${EPOCH_MS} first_ms, ${EPOCH_MS} last_ms
-         FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(run_id, series_id, first_ms, last_ms)
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(run_id, series_id, first_ms, last_ms)
         ORDER BY run_id, series_id
        ON CONFLICT (run_id, series_id) DO UPDATE
           SET first_bar_utc = LEAST(r.first_bar_utc, EXCLUDED.first_bar_utc),
@@ -83,7 +65,7 @@ export async function writeFlush(
      ), bars AS (
        INSERT INTO market_bars AS b (series_id, ts_utc, open, high, low, close, volume, source, version_ts)
        SELECT series_id, ${EPOCH_MS} ts_ms, open, high, low, close, volume, source, ${EPOCH_MS} version_ms
-         FROM unnest(?::bigint[], ?::bigint[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::float8[], ?::text[], ?::bigint[])
+         FROM unnest($5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::bigint[])
            AS v(series_id, ts_ms, open, high, low, close, volume, source, version_ms)
        ON CONFLICT (series_id, ts_utc) DO UPDATE
           SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
@@ -98,34 +80,47 @@ export async function writeFlush(
        UPDATE market_series s
           SET start_utc = LEAST(s.start_utc, ${EPOCH_MS} v.first_ms),
               end_utc = GREATEST(s.end_utc, ${EPOCH_MS} v.last_ms)
-         FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS v(id, first_ms, last_ms)
+         FROM unnest($14::bigint[], $15::bigint[], $16::bigint[]) AS v(id, first_ms, last_ms)
         WHERE s.id = v.id
           AND (s.start_utc IS NULL OR s.end_utc IS NULL
                OR ${EPOCH_MS} v.first_ms < s.start_utc OR ${EPOCH_MS} v.last_ms > s.end_utc)
      )
-     SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS changed FROM bars`,
-    [
-      textArray(runSpans.map((s) => s.runId)),
-      textArray(runSpans.map((s) => s.runId)),
-      numberArray(runSpans.map((s) => s.seriesId)),
-      numberArray(runSpans.map((s) => s.firstMs)),
-      numberArray(runSpans.map((s) => s.lastMs)),
-      numbers('seriesId'),
-      numbers('tsMs'),
-      numbers('open'),
-      numbers('high'),
-      numbers('low'),
-      numbers('close'),
-      numbers('volume'),
-      textArray(sorted.map((r) => r.source)),
-      numbers('versionMs'),
-      numberArray(coverage.ids),
-      numberArray(coverage.firsts),
-      numberArray(coverage.lasts),
-    ],
-  );
-  const inserted = Number(result.rows[0]!.inserted);
-  const changed = Number(result.rows[0]!.changed);
+     SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS changed FROM bars`;
+
+/**
+ * Writes one flush as ONE statement: runs, subscriptions, bars and coverage are data-modifying
+ * CTEs, atomic like a transaction but one round trip instead of six (BEGIN, four statements,
+ * COMMIT). Arrays are bound as one parameter per column, so the statement stays far below
+ * PostgreSQL's 65,535 bind parameters however many bars a flush holds. The sub-statements see
+ * the same snapshot, which is all they need: none reads what another writes (the subscriptions'
+ * foreign key to strategy_runs is checked at the end of the statement).
+ */
+export async function writeFlush(knex: Knex, rows: BarRow[], runSpans: RunSpan[]): Promise<WriteResult> {
+  // Sorted by primary key so concurrent writers lock rows in the same order (no deadlocks).
+  const sorted = [...rows].sort((a, b) => a.seriesId - b.seriesId || a.tsMs - b.tsMs);
+  const numbers = (k: 'seriesId' | 'tsMs' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'versionMs'): string =>
+    numberArray(sorted.map((r) => r[k]));
+  const coverage = coverageOf(sorted);
+  const result = await runPrepared<{ inserted: string; changed: string }>(knex, 'bi_write_flush', WRITE_FLUSH_SQL, [
+    textArray(runSpans.map((s) => s.runId)),
+    numberArray(runSpans.map((s) => s.seriesId)),
+    numberArray(runSpans.map((s) => s.firstMs)),
+    numberArray(runSpans.map((s) => s.lastMs)),
+    numbers('seriesId'),
+    numbers('tsMs'),
+    numbers('open'),
+    numbers('high'),
+    numbers('low'),
+    numbers('close'),
+    numbers('volume'),
+    textArray(sorted.map((r) => r.source)),
+    numbers('versionMs'),
+    numberArray(coverage.ids),
+    numberArray(coverage.firsts),
+    numberArray(coverage.lasts),
+  ]);
+  const inserted = Number(result[0]!.inserted);
+  const changed = Number(result[0]!.changed);
   return { inserted, corrected: changed - inserted };
 }
 

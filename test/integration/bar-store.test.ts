@@ -48,4 +48,39 @@ describe('bar store: the flush statement', () => {
       await knex.destroy();
     }
   });
+
+  it('writes 100,000 bars in one statement: arrays bind as one parameter per column, far from the 65,535 limit', async () => {
+    const knex = createKnex(baseConnections.pgWorker);
+    try {
+      const identity = { symbol: 'ETH/USDT', timeframe: '1-Min', provider: 'Quantower', venue: 'Binance' };
+      const seriesId = (await new SeriesDirectory(knex).resolve([identity])).get(seriesKey(identity))!;
+      const start = Date.UTC(2025, 0, 1);
+      const rows: BarRow[] = Array.from({ length: 100_000 }, (_, i) => ({
+        seriesId,
+        tsMs: start + i * 60_000,
+        open: 1,
+        high: 2,
+        low: 1,
+        close: 1.5,
+        volume: i,
+        source: 'LIVE',
+        versionMs: start,
+      }));
+      const result = await writeFlush(knex, rows, [
+        { runId: 'big', seriesId, firstMs: start, lastMs: rows.at(-1)!.tsMs },
+      ]);
+      expect(result).to.deep.equal({ inserted: 100_000, corrected: 0 });
+      const [count] = await db()('market_bars').where('series_id', seriesId).count<{ c: string }[]>('* as c');
+      expect(Number(count!.c)).to.equal(100_000);
+      const [series] = await db()('market_series')
+        .where('id', seriesId)
+        .select(
+          db().raw('(extract(epoch from start_utc) * 1000)::bigint AS first'),
+          db().raw('(extract(epoch from end_utc) * 1000)::bigint AS last'),
+        );
+      expect([Number(series.first), Number(series.last)]).to.deep.equal([start, rows.at(-1)!.tsMs]);
+    } finally {
+      await knex.destroy();
+    }
+  });
 });

@@ -85,13 +85,15 @@ describe('ingest pipeline: shared, deduplicated, venue-strict series', () => {
     expect(await countRows('market_bars')).to.equal(4);
   });
 
-  it('writes a flush of 20,000 bars in one set-based statement (no bind-parameter limit)', async () => {
+  // Batching adapts to load, so a backlog is written in flushes as large as the cap allows; the
+  // statement itself takes any size (bar-store.test.ts writes 100,000 rows in one).
+  it('writes a backlog of 20,000 bars in flushes no larger than the cap, all stored', async () => {
     const start = minutesAgo(20_100);
     await ctx.publish(Array.from({ length: 20_000 }, (_, i) => minuteBar(start, i)));
-    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '20000', BI_FLUSH_MAX_WAIT_MS: '10000' });
+    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '4000' });
     await ctx.waitForLag0(120_000);
     expect(await countRows('market_bars')).to.equal(20_000);
-    expect(worker.core.metrics.largestFlush).to.equal(20_000);
+    expect(worker.core.metrics.largestFlush).to.be.at.most(4_000);
     expect(worker.core.metrics.dependencyFailures).to.equal(0);
   });
 
