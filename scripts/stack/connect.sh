@@ -144,6 +144,8 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.org.reflections=ERROR
 log4j.logger.org.apache.kafka.clients=WARN
 log4j.logger.org.hibernate=WARN
+# One line per REST request: the bench polls the connector's status.
+log4j.logger.org.apache.kafka.connect.runtime.rest.RestServer=WARN
 EOF
 }
 
