@@ -27,7 +27,8 @@ Usage: make bench-peer [ARGS='...']   (starts Kafka Connect, runs this, stops Ka
        tsx bench/peer/run.ts [options] (needs scripts/stack.sh up connect)
 
   --size N            messages of the dataset (default 300000: the bench's matrix topic, 298,346)
-  --best-tasks N      tasks.max of the peer's best settings (default 2; the default config has 1)
+  --best-tasks LIST   tasks.max of the peer's best settings, one run each (default 1,2; the
+                      default config has 1)
   --skip-bar-ingest   do not run bench/run.ts (bar-ingest at flush 1000 and 5000) as a child
   --skip-ceilings     do not measure the kafkajs ceilings
   --skip-peer         do not run the Connect sink
@@ -48,7 +49,7 @@ child process on a topic of its own with the same dataset.`;
 
 const DEFAULTS = {
   size: 300_000,
-  bestTasks: 2,
+  bestTasks: '1,2',
   skipBarIngest: false,
   skipCeilings: false,
   skipPeer: false,
@@ -74,7 +75,8 @@ interface BarIngestFigure {
 interface PeerResults {
   startedAt: string;
   finishedAt?: string;
-  machine: { cpus: number; loadavg: number[]; node: string };
+  /** Load averages (1, 5, 15 min) at the start and the end: the cores may be shared. */
+  machine: { cpus: number; loadavg: number[]; loadavgAtEnd?: number[]; node: string };
   options: typeof DEFAULTS;
   dataset: { messages: number; distinct: number; corrections: number; holes: number; partitions: number };
   barIngest: BarIngestFigure[];
@@ -150,6 +152,11 @@ async function main(): Promise<number> {
   const o = parseArgs(argv, DEFAULTS);
   if (!o.database.startsWith('bar_ingest_bench'))
     throw new ArgsError('--database must be a bar_ingest_bench* database');
+  const bestTasks = o.bestTasks.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 12) throw new ArgsError(`--best-tasks: not a task count 1-12: ${x}`);
+    return n;
+  });
   const env = { ...(process.env as Record<string, string>), BI_PG_DATABASE: o.database };
   const reader = new EnvReader(env);
   const connectHost = reader.string('BI_CONNECT_HOST', '127.0.0.1', 'Kafka Connect REST API host (stack.env)');
@@ -218,18 +225,19 @@ async function main(): Promise<number> {
     }
 
     if (!o.skipPeer) {
+      const best = (tasks: number): SinkTuning => ({
+        batchSize: 5000,
+        maxPollRecords: 5000,
+        reductionBuffer: true,
+        unnestInsert: true,
+        tasks,
+      });
       const runs: Array<{ label: string; tuning: SinkTuning }> = [
         { label: 'Kafka Connect + Debezium JDBC sink, upsert, defaults', tuning: {} },
-        {
-          label: `the same, batch 5000, reduction buffer, UNNEST insert, ${o.bestTasks} task(s)`,
-          tuning: {
-            batchSize: 5000,
-            maxPollRecords: 5000,
-            reductionBuffer: true,
-            unnestInsert: true,
-            tasks: o.bestTasks,
-          },
-        },
+        ...bestTasks.map((tasks) => ({
+          label: `the same, batch 5000, reduction buffer, UNNEST insert, ${tasks} task(s)`,
+          tuning: best(tasks),
+        })),
       ];
       const expectedVolume = expectedVolumeSum(plan);
       const peerSettings = { connectUrl, registryUrl: connections.registryUrl, pg: connections.pgAdmin };
@@ -245,7 +253,7 @@ async function main(): Promise<number> {
             name: `${stream.prefix}peer-warm-up`,
             topic: stream.topic,
             messages: Math.min(o.warmUp, plan.messages),
-            tuning: runs[1]!.tuning,
+            tuning: best(Math.max(...bestTasks)),
             timeoutMs,
           },
           say,
@@ -282,6 +290,7 @@ async function main(): Promise<number> {
   }
 
   results.finishedAt = new Date().toISOString();
+  results.machine.loadavgAtEnd = os.loadavg();
   fs.mkdirSync(o.out, { recursive: true });
   const file = path.join(o.out, `peer-${results.startedAt.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
