@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api bench-peer clean \
 	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline test-faults chaos chaos-smoke soak
 
 help: ## list the targets
@@ -22,7 +22,8 @@ deps: node_modules/.installed ## install Node dependencies (npm ci), once
 up: ## install what is missing and start PostgreSQL, Redis, Kafka and the registry (idempotent)
 	@scripts/stack.sh up
 
-down: ## stop every service the stack started (the secured stack's too)
+down: ## stop every service the stack started (the secured stack's too, and bench-peer's Kafka Connect)
+	@scripts/stack.sh down connect
 	@scripts/stack.sh down
 	@BI_SECURE=1 scripts/stack.sh down
 
@@ -125,6 +126,11 @@ bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with 
 
 bench-read-api: prepare ## the read API with 10,000 series and 100,000 gaps (in the suite's database, emptied): latency of each endpoint
 	@$(TEST_ENV) $(TSX) bench/read-api.ts $(ARGS)
+
+# Not part of make test: it downloads Kafka Connect and a JDBC sink (~100 MB) and runs for minutes.
+bench-peer: prepare ## the peer (Kafka Connect + Debezium JDBC sink) and the kafkajs ceilings beside bar-ingest on one dataset (ARGS='--help')
+	@scripts/stack.sh up connect
+	@$(TSX) bench/peer/run.ts $(ARGS); rc=$$?; scripts/stack.sh down connect; exit $$rc
 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts

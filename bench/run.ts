@@ -176,7 +176,7 @@ class Stream {
   }
 }
 
-class Bench {
+export class Bench {
   readonly admin: Admin;
   readonly knex: Knex;
   private readonly streams: Stream[] = [];
