@@ -90,7 +90,7 @@ interface PeerResults {
 function runBarIngest(size: number, database: string, results: PeerResults): BarIngestFigure[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-peer-'));
   const args = ['bench/run.ts', '--sizes', String(size), '--flush-sizes', '1000,5000', '--workers', '1'];
-  args.push('--rates', '', '--soak-minutes', '0', '--database', database, '--out', dir);
+  args.push('--scenarios', 'matrix', '--database', database, '--out', dir);
   say(`bar-ingest: tsx ${args.map((a) => (a === '' ? "''" : a)).join(' ')}`);
   const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), args, {
     cwd: ROOT,
