@@ -6,7 +6,7 @@ import { TradingCalendar } from '../../shared/domain/calendar';
 import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
 import { fillsCalendarRange, findCalendarGaps, remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
 import type { Timeframe } from '../../shared/domain/timeframe';
-import type { ContinuityStore } from '../../shared/adapters/continuity-store';
+import type { LastBarStore } from '../../shared/adapters/last-bar-store';
 import type { GapStore } from '../../shared/adapters/gap-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { Logger } from '../../shared/runtime/log';
@@ -40,7 +40,7 @@ interface SeriesInFlush {
 export class GapTracker {
   constructor(
     private readonly knex: Knex,
-    private readonly continuity: ContinuityStore,
+    private readonly continuity: LastBarStore,
     private readonly gaps: GapStore,
     private readonly outbox: GapOutbox,
     private readonly log: Logger,
