@@ -73,7 +73,13 @@ export function claimCalls(
     keys: part.flatMap((e) => [lastBarKey(namespace, e.seriesId), claimsKey(namespace, e.seriesId)]),
     args: [token, ...part.flatMap((e) => [String(e.maxMs), seed(e.seriesId)])],
   });
-  if (!cluster) return [call(entries, entries.map((_, i) => i))];
+  if (!cluster)
+    return [
+      call(
+        entries,
+        entries.map((_, i) => i),
+      ),
+    ];
   return groupBySlot(entries, (e) => lastBarKey(namespace, e.seriesId)).map((g) => call(g.items, g.indexes));
 }
 

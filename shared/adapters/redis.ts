@@ -26,10 +26,14 @@ export function redisOptions(settings: RedisSettings, options: RedisOptions = {}
  * queue, when to give up reconnecting) are moved up to it.
  */
 export function clusterOptions(settings: RedisSettings, options: RedisOptions = {}): ClusterOptions {
-  const { lazyConnect, enableOfflineQueue, retryStrategy, host: _host, port: _port, ...perNode } = redisOptions(
-    settings,
-    options,
-  );
+  const {
+    lazyConnect,
+    enableOfflineQueue,
+    retryStrategy,
+    host: _host,
+    port: _port,
+    ...perNode
+  } = redisOptions(settings, options);
   return {
     lazyConnect,
     enableOfflineQueue,
@@ -37,7 +41,10 @@ export function clusterOptions(settings: RedisSettings, options: RedisOptions = 
     // With TLS, connect to the names given (not the addresses they resolve to), so the server
     // certificate is checked against the name it carries (as ioredis advises for managed clusters).
     ...(settings.security.tls
-      ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) }
+      ? {
+          dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) =>
+            callback(null, address),
+        }
       : {}),
     redisOptions: perNode,
   };
