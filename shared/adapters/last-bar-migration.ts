@@ -37,10 +37,11 @@ export async function moveLegacyLastBarKeys(redis: RedisClient, namespace: strin
   checkNamespace(namespace);
   // Before hash tags the claim script could not run on a cluster at all: no cluster has old keys.
   if (redis.isCluster) return { series: 0, claims: 0 };
+  const single = redis as Redis;
   const ids = new Set<number>();
   for (const kind of ['last:', 'claims:']) {
     // The glob's `[0-9]` skips the new names (`last:{...}`) without reading them.
-    const stream = (redis as Redis).scanStream({ match: `${globEscape(namespace + kind)}[0-9]*`, count: 1000 });
+    const stream = single.scanStream({ match: `${globEscape(namespace + kind)}[0-9]*`, count: 1000 });
     for await (const keys of stream as AsyncIterable<string[]>) {
       for (const key of keys) {
         const id = legacySeriesId(namespace, key);
@@ -48,8 +49,8 @@ export async function moveLegacyLastBarKeys(redis: RedisClient, namespace: strin
       }
     }
   }
-  if (!('biMoveLegacy' in redis)) redis.defineCommand('biMoveLegacy', { lua: MOVE_SCRIPT });
-  const move = (redis as RedisClient & { biMoveLegacy(...a: unknown[]): Promise<[number, number]> }).biMoveLegacy;
+  if (!('biMoveLegacy' in single)) single.defineCommand('biMoveLegacy', { lua: MOVE_SCRIPT });
+  const move = (single as Redis & { biMoveLegacy(...a: unknown[]): Promise<[number, number]> }).biMoveLegacy;
   const all = [...ids].sort((a, b) => a - b);
   const total: LegacyKeysMoved = { series: 0, claims: 0 };
   for (let i = 0; i < all.length; i += BATCH) {
@@ -61,7 +62,7 @@ export async function moveLegacyLastBarKeys(redis: RedisClient, namespace: strin
         lastBarKey(namespace, id),
         claimsKey(namespace, id),
       ]);
-    const [series, claims] = await move.call(redis, keys.length, ...keys);
+    const [series, claims] = await move.call(single, keys.length, ...keys);
     total.series += series;
     total.claims += claims;
   }

@@ -11,6 +11,7 @@ import {
 import { claimCalls } from '../../shared/adapters/last-bar-store';
 import { clusterOptions } from '../../shared/adapters/redis';
 import { ConfigError, EnvReader } from '../../shared/runtime/config';
+import { isTransient } from '../../shared/runtime/failures';
 import { readConnections, readRedisNamespace } from '../../shared/runtime/connections';
 
 const entries = Array.from({ length: 200 }, (_, i) => ({ seriesId: i + 1, maxMs: 1_000 * (i + 1) }));
@@ -151,5 +152,15 @@ describe('BI_REDIS_CLUSTER_NODES', () => {
     const plain = clusterOptions(readConnections(new EnvReader({ BI_REDIS_CLUSTER_NODES: 'r1:6379' }), 't').redis);
     expect(plain.redisOptions?.tls).to.equal(undefined);
     expect(plain.dnsLookup).to.equal(undefined);
+  });
+});
+
+describe('Redis Cluster failures', () => {
+  it('a cluster without a reachable node or a settled slot map is retried; CROSSSLOT (a bug) is not', () => {
+    const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+    expect(isTransient(named('ClusterAllFailedError', 'Failed to refresh slots cache.'))).to.equal(true);
+    expect(isTransient(new Error("Cluster isn't ready and enableOfflineQueue options is false"))).to.equal(true);
+    expect(isTransient(new Error('CLUSTERDOWN The cluster is down'))).to.equal(true);
+    expect(isTransient(new Error("CROSSSLOT Keys in request don't hash to the same slot"))).to.equal(false);
   });
 });
