@@ -7,7 +7,7 @@ TSX := $(RUN) $(BIN)/tsx
 # The suite runs against its own database, so `make test` never touches the demo's data.
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
-.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api bench-peer clean \
+.PHONY: help deps up down status prepare demo test test-unit test-integration test-secure test-redis-cluster migrate-redis-keys up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api bench-peer clean \
 	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline test-faults chaos chaos-smoke soak
 
 help: ## list the targets
@@ -22,9 +22,10 @@ deps: node_modules/.installed ## install Node dependencies (npm ci), once
 up: ## install what is missing and start PostgreSQL, Redis, Kafka and the registry (idempotent)
 	@scripts/stack.sh up
 
-down: ## stop every service the stack started (the secured stack's too, and bench-peer's Kafka Connect)
+down: ## stop every service the stack started (the secured stack's, the Redis Cluster's and bench-peer's Kafka Connect too)
 	@scripts/stack.sh down connect
 	@scripts/stack.sh down
+	@scripts/stack.sh down redis-cluster
 	@BI_SECURE=1 scripts/stack.sh down
 
 up-secure: ## the secured stack (TLS, SCRAM, ACL user, passwords in files) on its own ports: same as BI_SECURE=1 make up
@@ -43,7 +44,7 @@ demo: prepare ## run the reference exporter and two ingest workers end to end, p
 
 test: prepare ## the whole suite against the real services: static checks, unit, integration
 	@$(MAKE) --no-print-directory typecheck lint
-	@$(MAKE) --no-print-directory test-unit test-integration bench-smoke chaos-smoke
+	@$(MAKE) --no-print-directory test-unit test-integration test-redis-cluster bench-smoke chaos-smoke
 	@$(MAKE) --no-print-directory test-secure
 
 test-unit: deps ## fast unit tests of the pure domain
@@ -61,6 +62,14 @@ test-secure: deps ## the pipeline, gap and continuity tests against the secured 
 	@BI_SECURE=1 $(MAKE) --no-print-directory prepare
 	@BI_SECURE=1 $(TEST_ENV) $(RUN) $(BIN)/mocha --require tsx/cjs --require test/support/hooks.ts --extension ts \
 		--timeout 120000 --slow 5000 --exit $(SECURE_TESTS)
+
+test-redis-cluster: deps up ## gap detection on a real 3-master Redis Cluster (starts one on BI_REDIS_CLUSTER_PORT..+2)
+	@scripts/stack.sh up redis-cluster
+	@$(TEST_ENV) $(RUN) $(BIN)/mocha --require tsx/cjs --require test/support/hooks.ts --extension ts \
+		--timeout 120000 --slow 5000 --exit 'test/redis-cluster/*.test.ts'
+
+migrate-redis-keys: deps ## once, after upgrading from before Redis hash tags: move last-bar state to the new key names
+	@$(TSX) scripts/migrate-redis-keys.ts
 
 test-faults: deps ## the fault scenarios (test/faults; needs `make prepare`): stops and starts this stack's services
 	@$(TEST_ENV) $(RUN) $(BIN)/mocha --config .mocharc.faults.json

@@ -76,6 +76,7 @@ secure_on() { [ "${BI_SECURE:-0}" = 1 ]; }
 
 . "$ROOT/scripts/stack/postgres.sh"
 . "$ROOT/scripts/stack/redis.sh"
+. "$ROOT/scripts/stack/redis-cluster.sh"
 . "$ROOT/scripts/stack/kafka.sh"
 . "$ROOT/scripts/stack/registry.sh"
 . "$ROOT/scripts/stack/chromium.sh"
@@ -83,7 +84,7 @@ secure_on() { [ "${BI_SECURE:-0}" = 1 ]; }
 
 ALL_SERVICES=(postgres redis kafka registry)
 # Named only explicitly (`scripts/stack.sh install chromium`): not part of a plain up/down/status.
-EXTRA_SERVICES=(chromium connect)
+EXTRA_SERVICES=(chromium connect redis-cluster)
 cmd=${1:-status}
 shift || true
 # Optional service names after the command restrict it: `scripts/stack.sh up postgres redis`.

@@ -50,8 +50,11 @@ function causes(err: unknown): Array<Error & { code?: unknown; name: string }> {
   let e: unknown = err;
   while (e instanceof Error && out.length < 5) {
     out.push(e);
+    // ioredis' Cluster reports a node's refusal as the lastNodeError of "Failed to refresh slots cache".
     const next =
-      (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError;
+      (e as { cause?: unknown }).cause ??
+      (e as { originalError?: unknown }).originalError ??
+      (e as { lastNodeError?: unknown }).lastNodeError;
     e = next;
   }
   return out;
@@ -155,7 +158,9 @@ function addressOf(service: Service, c: Connections, pgRole: PgSettings): string
     case 'postgres':
       return `${pgRole.host}:${pgRole.port}/${pgRole.database} as ${pgRole.user}`;
     case 'redis':
-      return `${c.redis.host}:${c.redis.port}`;
+      return c.redis.clusterNodes.length > 0
+        ? `cluster ${c.redis.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+        : `${c.redis.host}:${c.redis.port}`;
     case 'kafka':
       return c.kafka.brokers.join(',');
     case 'registry':

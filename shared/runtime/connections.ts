@@ -29,6 +29,8 @@ export interface PgSettings {
 export interface RedisSettings {
   host: string;
   port: number;
+  /** Seed nodes of a Redis Cluster; empty: the single Redis at host:port. */
+  clusterNodes: Array<{ host: string; port: number }>;
   security: RedisSecurity;
 }
 
@@ -64,6 +66,28 @@ export interface Connections {
   /** Prepended to every topic name (and, by default, to Redis keys): isolates test runs. */
   topicPrefix: string;
   topics: Topics;
+}
+
+/**
+ * BI_REDIS_CLUSTER_NODES: some nodes of a Redis Cluster (the client learns the rest from them).
+ * Set, it replaces BI_REDIS_HOST and BI_REDIS_PORT; the TLS and ACL settings apply to every node.
+ */
+function readClusterNodes(env: EnvReader): Array<{ host: string; port: number }> {
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const entry of env.list(
+    'BI_REDIS_CLUSTER_NODES',
+    [],
+    'Redis Cluster seed nodes, comma-separated host:port (unset: the single Redis at BI_REDIS_HOST:BI_REDIS_PORT)',
+  )) {
+    const m = /^(.+):([0-9]{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      env.problem(`BI_REDIS_CLUSTER_NODES entry ${JSON.stringify(entry)} is not host:port (port 1-65535)`);
+      continue;
+    }
+    nodes.push({ host: m[1]!, port });
+  }
+  return nodes;
 }
 
 export function readConnections(env: EnvReader, clientId: string): Connections {
@@ -114,6 +138,7 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
     redis: {
       host: env.string('BI_REDIS_HOST', '127.0.0.1', 'Redis host'),
       port: env.int('BI_REDIS_PORT', 56379, 'Redis port', { min: 1, max: 65535 }),
+      clusterNodes: readClusterNodes(env),
       security: readRedisSecurity(env),
     },
     kafka: {
@@ -152,4 +177,18 @@ export function readConnections(env: EnvReader, clientId: string): Connections {
       ),
     },
   };
+}
+
+/**
+ * BI_REDIS_NAMESPACE as the ingest worker reads it (same default and help), for the commands that
+ * work on its keys (scripts/migrate-redis-keys.ts).
+ */
+export function readRedisNamespace(env: EnvReader, topicPrefix: string): string {
+  const namespace = env.string(
+    'BI_REDIS_NAMESPACE',
+    `${topicPrefix}bi:`,
+    'prefix of every Redis key (defaults to the topic prefix + "bi:")',
+  );
+  if (/[{}]/.test(namespace)) env.problem(`BI_REDIS_NAMESPACE=${JSON.stringify(namespace)} must not contain a brace`);
+  return namespace;
 }

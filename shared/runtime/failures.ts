@@ -111,6 +111,12 @@ function isTransientOne(e: unknown): boolean {
   // ioredis: the connection is gone and queued commands were rejected.
   if (name === 'MaxRetriesPerRequestError' || /^Connection is closed|Stream isn't writeable/.test(message)) return true;
   if (/^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/.test(message)) return true;
+  // ioredis Cluster: no node answered, or the slot map is being rebuilt (a master failing over).
+  if (
+    name === 'ClusterAllFailedError' ||
+    /^(Failed to refresh slots cache|Cluster isn't ready|Too many Cluster redirections)/.test(message)
+  )
+    return true;
   // Clients that wrap a socket error in their own (the registry client reports ECONNREFUSED as
   // an HTTP 400) still say which one it was.
   if (

@@ -1,6 +1,6 @@
 import { EnvReader } from '../../shared/runtime/config';
 import { DEFAULT_FLUSH_MAX_MESSAGES, readIngestGroupId } from '../../shared/runtime/pipeline-settings';
-import { Connections, readConnections } from '../../shared/runtime/connections';
+import { Connections, readConnections, readRedisNamespace } from '../../shared/runtime/connections';
 import type { ExporterDefaults } from '../../shared/domain/bar';
 import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
 import { Level, readLogLevel } from '../../shared/runtime/log';
@@ -113,11 +113,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       'allowed lateness: a gap is reported only after this long, so a briefly reordered stream raises none (ms)',
       { min: 0, max: 3_600_000 },
     ),
-    redisNamespace: env.string(
-      'BI_REDIS_NAMESPACE',
-      `${connections.topicPrefix}bi:`,
-      'prefix of every Redis key (defaults to the topic prefix + "bi:")',
-    ),
+    redisNamespace: readRedisNamespace(env, connections.topicPrefix),
     sessionTimeoutMs: env.int(
       'BI_SESSION_TIMEOUT_MS',
       30_000,

@@ -6,7 +6,7 @@ import { TradingCalendar } from '../../shared/domain/calendar';
 import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
 import { fillsCalendarRange, findCalendarGaps, remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
 import type { Timeframe } from '../../shared/domain/timeframe';
-import type { ContinuityStore } from '../../shared/adapters/continuity-store';
+import type { LastBarStore } from '../../shared/adapters/last-bar-store';
 import type { GapStore } from '../../shared/adapters/gap-store';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
 import type { Logger } from '../../shared/runtime/log';
@@ -40,7 +40,7 @@ interface SeriesInFlush {
 export class GapTracker {
   constructor(
     private readonly knex: Knex,
-    private readonly continuity: ContinuityStore,
+    private readonly lastBars: LastBarStore,
     private readonly gaps: GapStore,
     private readonly outbox: GapOutbox,
     private readonly log: Logger,
@@ -64,11 +64,11 @@ export class GapTracker {
     // sight, a restarted or flushed Redis) from PostgreSQL, then claim those.
     const token = crypto.randomUUID();
     const entry = (s: SeriesInFlush) => ({ seriesId: s.seriesId, maxMs: s.maxMs });
-    let claimed = await this.continuity.claim(token, bySeries.map(entry));
+    let claimed = await this.lastBars.claim(token, bySeries.map(entry));
     const unseeded = bySeries.filter((_, i) => claimed[i]!.needsSeed);
     if (unseeded.length > 0) {
       const seeds = await this.gaps.lastBarsBefore(unseeded.map((s) => ({ seriesId: s.seriesId, beforeMs: s.minMs })));
-      const again = await this.continuity.claim(token, unseeded.map(entry), seeds);
+      const again = await this.lastBars.claim(token, unseeded.map(entry), seeds);
       const seeded = new Map(again.map((c) => [c.seriesId, c]));
       claimed = claimed.map((c) => seeded.get(c.seriesId) ?? c);
     }
@@ -108,7 +108,7 @@ export class GapTracker {
     const changed = late.length > 0 ? await this.reconcile(late, inFlush) : 0;
     crashPoint('gap-rows-written');
 
-    await this.continuity.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
+    await this.lastBars.release(ranges.map((r) => ({ seriesId: r.seriesId, field: r.field })));
     crashPoint('claims-released');
     // Events of this flush go out now, without holding up the next flush: the outbox row is
     // durable, and anything not sent (a crash, held back by the grace period) goes out with the

@@ -7,7 +7,7 @@ import { Counter } from 'prom-client';
 import { createKafka, recordsOf } from '../../shared/adapters/kafka';
 import { createKnex } from '../../shared/adapters/postgres';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
-import { ContinuityStore } from '../../shared/adapters/continuity-store';
+import { LastBarStore } from '../../shared/adapters/last-bar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
 import { sendDeadLetters } from '../../shared/adapters/dead-letters';
@@ -92,7 +92,7 @@ export async function startIngestWorker(
   );
   const gaps = new GapTracker(
     knex,
-    new ContinuityStore(redis, config.redisNamespace),
+    new LastBarStore(redis, config.redisNamespace),
     gapStore,
     outbox,
     log,
