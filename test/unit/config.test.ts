@@ -22,7 +22,9 @@ describe('configuration from the environment', () => {
     expect(config.maxPendingMessages).to.equal(900);
     expect(config.deprecations).to.have.length(2);
     expect(config.deprecations[0]).to.contain('BI_FLUSH_MAX_BARS is deprecated').and.contain('BI_FLUSH_MAX_MESSAGES');
-    expect(config.deprecations[1]).to.contain('BI_MAX_PENDING_BARS is deprecated').and.contain('BI_MAX_PENDING_MESSAGES');
+    expect(config.deprecations[1])
+      .to.contain('BI_MAX_PENDING_BARS is deprecated')
+      .and.contain('BI_MAX_PENDING_MESSAGES');
   });
 
   it('prefers the new name when both are set, and says the old one is ignored', () => {
