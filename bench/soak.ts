@@ -19,7 +19,7 @@ import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
-import { registerSchemas } from '../scripts/prepare';
+import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder } from './dataset';
 import { setUpDatabase, truncateData } from './db';
 import { liveMessages, publishAtRate } from './latency';

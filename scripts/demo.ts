@@ -23,7 +23,7 @@ import { createLogger, silentLogger } from '../shared/runtime/log';
 import { loadConfigOrExit } from '../shared/runtime/process';
 import { HistoryResponder, publishConnectionStatus } from '../exporter/history';
 import { storyPlan } from '../exporter/story';
-import { resetDemoData } from './demo-reset';
+import { resetDemoData } from '../shared/adapters/demo-reset';
 import { readReadApiConfig } from '../shared/coverage/config';
 import { standaloneHtml } from '../shared/coverage/export';
 import { iso, runReadiness } from '../shared/coverage/views';

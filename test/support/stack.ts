@@ -19,7 +19,7 @@ import { IngestHooks, startIngestWorker } from '../../workers/ingest/main';
 import { readContinuityConfig } from '../../workers/continuity/config';
 import { startContinuityWorker } from '../../workers/continuity/main';
 import { BarPublisher } from '../../exporter/publisher';
-import { registerSchemas } from '../../scripts/prepare';
+import { registerSchemas } from '../../shared/adapters/provisioning';
 
 export const baseConnections: Connections = readConnections(new EnvReader(), 'bar-ingest-test');
 
