@@ -12,6 +12,7 @@ import { RegistryCodec } from '../../shared/adapters/registry';
 import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import { createLogger, silentLogger } from '../../shared/runtime/log';
+import { sleep } from '../../shared/runtime/sleep';
 import type { WireBar } from '../../shared/domain/bar';
 import type { FatalError } from '../../shared/runtime/failures';
 import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
@@ -237,7 +238,7 @@ export async function deleteTestTopics(): Promise<void> {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
