@@ -12,7 +12,7 @@ import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/r
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { loadWorkerCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
-import { BackfillStore } from '../../shared/adapters/backfill-store';
+import { pgBackfillLedger } from '../../shared/adapters/backfill-ledger';
 import { GapOutbox, kafkaGapSink, kafkaHistoryRequestSink } from '../../shared/adapters/gap-events';
 import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
@@ -83,9 +83,7 @@ export async function startContinuityWorker(
   const ingestProgress = new KafkaIngestProgress(kafka, c.topics.bars, config.ingestGroupId);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
   const core = new ContinuityCore(
-    knex,
-    gaps,
-    new BackfillStore(),
+    pgBackfillLedger(knex, gaps),
     outbox,
     {
       send: async (request) => {
