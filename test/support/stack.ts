@@ -20,6 +20,7 @@ import { IngestHooks, startIngestWorker } from '../../workers/ingest/main';
 import { readContinuityConfig } from '../../workers/continuity/config';
 import { startContinuityWorker } from '../../workers/continuity/main';
 import { BarPublisher } from '../../exporter/publisher';
+import { WorkerProcess } from './worker-process';
 import { registerSchemas } from '../../shared/adapters/provisioning';
 
 export const baseConnections: Connections = readConnections(new EnvReader(), 'bar-ingest-test');
@@ -275,40 +276,8 @@ export function minutesAgo(minutes: number): number {
 }
 
 /** An ingest worker in its own process, started through its real entry point, so it can be killed. */
-export class ChildWorker {
-  readonly logs: string[] = [];
-  private readonly child: import('node:child_process').ChildProcess;
-  private readonly exit: Promise<number | null>;
-
+export class ChildWorker extends WorkerProcess {
   constructor(env: Record<string, string>) {
-    const { spawn } = require('node:child_process') as typeof import('node:child_process');
-    const path = require('node:path') as typeof import('node:path');
-    const root = path.resolve(__dirname, '../..');
-    // node itself, with tsx as a loader: the tsx CLI would run the worker in a grandchild that a
-    // SIGKILL of the CLI leaves running.
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/ingest/main.ts')], {
-      cwd: root,
-      env: { ...env, BI_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child.stderr?.on('data', (d: Buffer) => this.logs.push(...d.toString().split('\n').filter(Boolean)));
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  async started(timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => this.logs.some((l) => l.includes('ingest worker started')), timeoutMs, 'the worker to start');
-  }
-
-  kill(signal: NodeJS.Signals): Promise<number | null> {
-    this.child.kill(signal);
-    return this.exit;
-  }
-
-  /** Resolves with the exit code (null when a signal ended it) once the process has ended on its own. */
-  async exited(timeoutMs: number): Promise<number | null> {
-    const timeout = sleep(timeoutMs).then(() => {
-      throw new Error(`the worker did not exit within ${timeoutMs} ms`);
-    });
-    return Promise.race([this.exit, timeout]);
+    super({ kind: 'ingest', env });
   }
 }
