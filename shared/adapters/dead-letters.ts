@@ -3,7 +3,7 @@
  * plus headers saying why and where it came from, so a person can act on it (fix the exporter,
  * register a venue) and replay it. Every worker dead-letters through this one function.
  */
-import type { Producer } from 'kafkajs';
+import type { KafkaMessage, Producer } from 'kafkajs';
 import { DLQ_HEADERS, KafkaRecord } from '../contract';
 
 /** A header value is capped so that a long reason can never make the dead letter itself too large. */
@@ -51,4 +51,17 @@ export function headersOf(
     out[k] = first === undefined ? undefined : first.toString();
   }
   return out;
+}
+
+/** A fetched kafkajs message of `batch` as the KafkaRecord the workers' logic sees (what a dead letter carries back). */
+export function kafkaRecordOf(batch: { topic: string; partition: number }, m: KafkaMessage): KafkaRecord {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    timestampMs: Number(m.timestamp),
+    headers: headersOf(m.headers),
+  };
 }

@@ -14,7 +14,7 @@ import { loadWorkerCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { pgBackfillLedger } from '../../shared/adapters/backfill-ledger';
 import { GapOutbox, kafkaGapSink, kafkaHistoryRequestSink } from '../../shared/adapters/gap-events';
-import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { kafkaRecordOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { FatalError } from '../../shared/runtime/failures';
@@ -142,18 +142,7 @@ export async function startContinuityWorker(
     eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
       for (const m of batch.messages as KafkaMessage[]) {
         if (!isRunning() || isStale() || stopping) return;
-        const outcome = await handler.handle(
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key,
-            value: m.value,
-            timestampMs: Number(m.timestamp),
-            headers: headersOf(m.headers),
-          },
-          heartbeat,
-        );
+        const outcome = await handler.handle(kafkaRecordOf(batch, m), heartbeat);
         if (outcome === 'fatal') return;
       }
     },

@@ -10,7 +10,7 @@ import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/r
 import { ContinuityStore } from '../../shared/adapters/continuity-store';
 import { GapStore } from '../../shared/adapters/gap-store';
 import { GapOutbox, kafkaGapSink } from '../../shared/adapters/gap-events';
-import { headersOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
+import { kafkaRecordOf, sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { createRedis } from '../../shared/adapters/redis';
 import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
@@ -153,15 +153,7 @@ export async function startIngestWorker(
     partitionsConsumedConcurrently: config.partitionsConcurrently,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
-      const messages: InboundMessage[] = batch.messages.map((m) => ({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: m.offset,
-        key: m.key,
-        value: m.value,
-        timestampMs: Number(m.timestamp),
-        headers: headersOf(m.headers),
-      }));
+      const messages: InboundMessage[] = batch.messages.map((m) => kafkaRecordOf(batch, m));
       metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
       await core.submit(messages, heartbeat);
     },
