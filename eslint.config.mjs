@@ -39,7 +39,13 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['**/workers/**'] }] },
   },
   {
-    // A worker's core is its logic: it reaches the services only through the ports main.ts wires.
+    // A worker's core is its logic: it reaches the services only through the adapters (or ports)
+    // main.ts hands it, never through a driver of its own.
+    files: ['workers/*/core.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: DRIVERS }] },
+  },
+  {
+    // The ingest core (the hot path) goes further: only the ports main.ts wires, not even an adapter.
     files: ['workers/ingest/core.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [...DRIVERS, '**/adapters/**'] }] },
   },

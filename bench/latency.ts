@@ -14,7 +14,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import type { AvroCodec } from '../shared/adapters/registry';
 import { benchSeries, FastEncoder, messageOf } from './dataset';
 import { barAt } from '../exporter/generate';
-import { sleep } from './procs';
+import { sleep } from '../shared/runtime/sleep';
 
 export interface LatencyResult {
   targetRate: number;

@@ -1,35 +1,14 @@
 /**
- * Ingest workers as real processes (node --import tsx workers/ingest/main.ts, one process each, so
+ * Ingest workers as real processes (test/support/worker-process.ts: one process each, so
  * /proc/<pid>/status VmHWM is that worker's own peak RSS), plus the Kafka admin calls the bench needs.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { consumerLag } from '../shared/adapters/kafka';
+import { sleep } from '../shared/runtime/sleep';
+import { freePort, ROOT, WorkerProcess as Launched } from '../test/support/worker-process';
 
-export const ROOT = path.resolve(__dirname, '..');
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A free port for a worker's health endpoint, below the kernel's ephemeral range (32768 and up
- * here): a port picked from that range can be taken by any outgoing connection before the worker
- * binds it.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
+export { freePort, ROOT };
 
 /**
  * How the project runs the ingest worker (Dockerfile, README): the old-space cap because V8
@@ -56,65 +35,16 @@ export interface WorkerSnapshot {
   rejected: Record<string, number>;
 }
 
-export class WorkerProcess {
-  readonly logs: string[] = [];
-  startedAt: number | undefined;
-  private readonly child: ChildProcess;
-  private readonly exit: Promise<number | null>;
-
-  private constructor(
-    env: Record<string, string>,
-    readonly port: number,
-    extraNodeArgs: string[],
-  ) {
-    this.child = spawn(
-      process.execPath,
-      [...extraNodeArgs, '--import', 'tsx', path.join(ROOT, 'workers/ingest/main.ts')],
-      {
-        cwd: ROOT,
-        env: { ...env, BI_LOG_LEVEL: 'info', BI_HEALTH_PORT: String(port) },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let rest = '';
-    this.child.stderr?.on('data', (d: Buffer) => {
-      const lines = (rest + d.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (this.startedAt === undefined && line.includes('ingest worker started')) this.startedAt = Date.now();
-        if (this.logs.length < 2000) this.logs.push(line);
-      }
-    });
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
+/** An ingest worker of the bench: its own free health port, /healthz read as a snapshot. */
+export class WorkerProcess extends Launched {
   static async start(env: Record<string, string>, extraNodeArgs: string[] = []): Promise<WorkerProcess> {
-    return new WorkerProcess(env, await freePort(), extraNodeArgs);
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  async started(timeoutMs = 60_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.startedAt === undefined) {
-      if (this.child.exitCode !== null) throw new Error(`worker exited early:\n${this.logs.slice(-20).join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`worker did not start:\n${this.logs.slice(-20).join('\n')}`);
-      await sleep(20);
-    }
-    return this.startedAt;
-  }
-
-  /** Peak resident set size so far, in bytes (VmHWM). */
-  peakRss(): number {
-    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(status);
-    return m ? Number(m[1]) * 1024 : NaN;
+    return new WorkerProcess({
+      kind: 'ingest',
+      env,
+      nodeArgs: extraNodeArgs,
+      healthPort: await freePort(),
+      maxLogLines: 2_000,
+    });
   }
 
   /** CPU time (user + system) the worker has used so far, in seconds (/proc/<pid>/stat). */
@@ -126,35 +56,7 @@ export class WorkerProcess {
   }
 
   snapshot(): Promise<WorkerSnapshot> {
-    return new Promise((resolve, reject) => {
-      http
-        .get({ host: '127.0.0.1', port: this.port, path: '/healthz' }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(body) as WorkerSnapshot);
-            } catch (err) {
-              reject(err as Error);
-            }
-          });
-        })
-        .on('error', (err) =>
-          reject(
-            new Error(
-              `worker ${this.pid} did not answer on port ${this.port} (${err.message}; exited: ${this.exited}):\n${this.logs.slice(-20).join('\n')}`,
-            ),
-          ),
-        );
-    });
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
-    const code = await this.exit;
-    clearTimeout(timer);
-    return code;
+    return this.healthz<WorkerSnapshot>();
   }
 }
 
@@ -170,7 +72,7 @@ export async function waitForLag0(
     if ((await consumerLag(admin, topic, groupId)) === 0) return;
     if (Date.now() > deadline) throw new Error(`lag not 0 after ${timeoutMs} ms on ${topic}`);
     for (const w of workers) {
-      if (w.exited) throw new Error(`worker ${w.pid} died:\n${w.logs.slice(-20).join('\n')}`);
+      if (w.hasExited) throw new Error(`worker ${w.pid} died:\n${w.logs.slice(-20).join('\n')}`);
     }
     await sleep(100);
   }

@@ -16,7 +16,7 @@ import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
-import { registerSchemas } from '../scripts/prepare';
+import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
 import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
 import { diffFinalValues, expectedVolumeSum, storedCounts, truncateData } from './db';

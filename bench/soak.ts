@@ -20,7 +20,7 @@ import { readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
-import { registerSchemas } from '../scripts/prepare';
+import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder } from './dataset';
 import { setUpDatabase, truncateData } from './db';
 import { liveMessages, publishAtRate } from './latency';

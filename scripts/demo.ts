@@ -21,9 +21,10 @@ import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { createLogger, silentLogger } from '../shared/runtime/log';
 import { loadConfigOrExit } from '../shared/runtime/process';
+import { sleep } from '../shared/runtime/sleep';
 import { HistoryResponder, publishConnectionStatus } from '../exporter/history';
 import { storyPlan } from '../exporter/story';
-import { resetDemoData } from './demo-reset';
+import { resetDemoData } from '../shared/adapters/demo-reset';
 import { readReadApiConfig } from '../shared/coverage/config';
 import { standaloneHtml } from '../shared/coverage/export';
 import { iso, runReadiness } from '../shared/coverage/views';
@@ -216,7 +217,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -234,7 +235,7 @@ async function waitForGaps(knex: Knex, since: Date, expected: number): Promise<b
     );
     if (rows.length >= expected && waiting.length === 0) return true;
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 
@@ -300,7 +301,7 @@ async function readDeadLetters(
       },
     });
   });
-  await Promise.race([done, new Promise((r) => setTimeout(r, 20_000))]);
+  await Promise.race([done, sleep(20_000)]);
   await consumer.disconnect();
   return out.sort((a, b) => a.code.localeCompare(b.code));
 }

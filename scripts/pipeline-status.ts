@@ -11,6 +11,7 @@ import { pipelineStatus, PipelineStatus } from '../shared/adapters/pipeline-stat
 import { EnvReader } from '../shared/runtime/config';
 import { parseArgsOrExit } from '../shared/runtime/args';
 import { loadConfigOrExit } from '../shared/runtime/process';
+import { sleep } from '../shared/runtime/sleep';
 import { silentLogger } from '../shared/runtime/log';
 import { readConnections } from '../shared/runtime/connections';
 import { readBackfillKinds, readContinuityGroupId, readIngestGroupId } from '../shared/runtime/pipeline-settings';
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
         process.exitCode = status.caughtUp ? 0 : 1;
         return;
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   } finally {
     await admin.disconnect();

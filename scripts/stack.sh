@@ -15,40 +15,7 @@ if [ "${BI_SECURE:-0}" = 1 ] && [ ! -e "$BI_STACK_DIR/cache" ]; then
 fi
 mkdir -p "$BI_STACK_DIR/cache" "$BI_STACK_DIR/data" "$BI_STACK_DIR/run"
 
-log() { printf '[stack] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# wait_for_port HOST PORT SECONDS: true once a TCP connect succeeds.
-wait_for_port() {
-  local host=$1 port=$2 secs=$3 i
-  for ((i = 0; i < secs * 4; i++)); do
-    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
-    sleep 0.25
-  done
-  return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-
-# pid_alive FILE: true when FILE names a live process.
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-# stop_pid NAME PID: SIGTERM, wait up to 30 s, then SIGKILL and wait for it to go.
-stop_pid() {
-  local name=$1 pid=$2 i
-  log "stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
-  log "$name did not stop in 30 s, killing"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
-}
-
-# stop_pidfile NAME FILE: stop_pid for the process FILE names, if alive; FILE is removed.
-stop_pidfile() {
-  if pid_alive "$2"; then stop_pid "$1" "$(cat "$2")"; fi
-  rm -f "$2"
-}
+. "$ROOT/scripts/stack/lib.sh"
 
 # apt_install PKG...: installs Debian packages that are missing (root, or sudo when available).
 apt_install() {

@@ -59,27 +59,8 @@ _kafka_installed() {
   [[ "$(<"$marker")" == "$(_kafka_fingerprint)" ]]
 }
 
-# TCP connect test, 1 s max, no external tools needed.
-_kafka_port_open() {
-  local host=$1 port=$2
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
-}
-
-# Prints the pid from the pid file when that process is alive and is our broker.
-_kafka_live_pid() {
-  local pidfile pid cmd
-  pidfile=$(_kafka_pidfile)
-  [[ -f "$pidfile" ]] || return 1
-  pid=$(<"$pidfile")
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse: the process must be a JVM running kafka.Kafka with our properties.
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
-    [[ "$cmd" == *kafka.Kafka*"$(_kafka_props)"* ]] || return 1
-  fi
-  printf '%s\n' "$pid"
-}
+# The pid of our broker: a JVM running kafka.Kafka with our properties (scripts/stack/lib.sh live_pid).
+_kafka_live_pid() { live_pid "$(_kafka_pidfile)" "kafka.Kafka*$(_kafka_props)"; }
 
 _kafka_classpath() { printf '%s\n' "$(_kafka_libs)/*"; }
 
@@ -233,7 +214,7 @@ _kafka_wait_ready() {
       _kafka_tail_log 60
       return 1
     fi
-    if grep -q 'Kafka Server started' "$lf" 2>/dev/null && _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+    if grep -q 'Kafka Server started' "$lf" 2>/dev/null && port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
       return 0
     fi
     now=$SECONDS
@@ -285,7 +266,7 @@ kafka_start() {
   mkdir -p "$run" "$BI_STACK_DIR/data"
 
   if pid=$(_kafka_live_pid); then
-    if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+    if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
       log "kafka: already running on $(_kafka_addr) (pid $pid)"
       return 0
     fi
@@ -308,7 +289,7 @@ _kafka_start_locked() {
 
   # Re-check under the lock: another caller may have started it meanwhile.
   if pid=$(_kafka_live_pid); then
-    if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+    if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
       log "kafka: already running on $(_kafka_addr) (pid $pid)"
       return 0
     fi
@@ -319,11 +300,11 @@ _kafka_start_locked() {
   fi
   rm -f "$pidfile"
 
-  if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+  if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
     _kafka_err "port $(_kafka_addr) is already in use by another process (not ours: no live pid in $pidfile)"
     return 1
   fi
-  if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_CONTROLLER_PORT"; then
+  if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_CONTROLLER_PORT"; then
     _kafka_err "controller port $BI_KAFKA_HOST:$BI_KAFKA_CONTROLLER_PORT is already in use by another process"
     return 1
   fi
@@ -378,14 +359,14 @@ kafka_status() {
   local pid addr
   addr=$(_kafka_addr)
   if pid=$(_kafka_live_pid); then
-    if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+    if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
       printf '%-10s%-9s%s  pid %s\n' kafka running "$addr" "$pid"
       return 0
     fi
     printf '%-10s%-9s%s  pid %s (port not answering)\n' kafka starting "$addr" "$pid"
     return 1
   fi
-  if _kafka_port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
+  if port_open "$BI_KAFKA_HOST" "$BI_KAFKA_PORT"; then
     printf '%-10s%-9s%s  (port in use by another process)\n' kafka stopped "$addr"
   else
     printf '%-10s%-9s%s\n' kafka stopped "$addr"

@@ -1,5 +1,5 @@
 # PostgreSQL from Debian's packages, run as a private cluster under $BI_STACK_DIR/data/pg.
-# Sourced by scripts/stack.sh (which provides log, die, apt_install, wait_for_port, pid_alive).
+# Sourced by scripts/stack.sh (log, die, wait_for_port, pid_alive from scripts/stack/lib.sh; apt_install).
 
 _pg_bin() {
   local d

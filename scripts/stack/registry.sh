@@ -62,24 +62,14 @@ _registry_java_major() { # 17.0.15 -> 17, 1.8.0_x -> 1
   "$1" -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print v[1]; exit }'
 }
 
-# pid from the pid file, if that process is alive and really is our registry (guards against pid
-# reuse after a reboot or a stale file).
-_registry_pid() {
-  local pid
-  pid=$(cat "$(_registry_pidfile)" 2>/dev/null) || return 1
-  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'apicurio-registry-app-.*-runner\.jar' || return 1
-  echo "$pid"
-}
+# The pid of our registry (scripts/stack/lib.sh live_pid: alive, and running the registry's jar).
+_registry_pid() { live_pid "$(_registry_pidfile)" 'apicurio-registry-app-*-runner.jar'; }
 
 _registry_http_code() { # GET url -> HTTP status (000 when nothing answers)
   local ca=()
   if secure_on; then ca=(--cacert "$BI_SECURE_TLS_DIR/ca.crt"); fi
   curl -s "${ca[@]}" -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 5 "$1" 2>/dev/null || true
 }
-
-_registry_port_busy() { (exec 3<>"/dev/tcp/$BI_REGISTRY_HOST/$BI_REGISTRY_PORT") 2>/dev/null; }
 
 registry_install() {
   local home jar m2 tarball tmp want got
@@ -151,7 +141,7 @@ registry_start() {
   if [ "${major:-0}" -lt 17 ] 2>/dev/null; then
     _registry_err "Apicurio Registry $BI_REGISTRY_VERSION needs Java 17+, $java is '$major'"; return 1
   fi
-  if _registry_port_busy; then
+  if port_open "$BI_REGISTRY_HOST" "$BI_REGISTRY_PORT"; then
     _registry_err "$BI_REGISTRY_HOST:$BI_REGISTRY_PORT is already in use by another process"; return 1
   fi
 

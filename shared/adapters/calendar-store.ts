@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import type { Logger } from '../runtime/log';
 import { CalendarDefinition, TradingCalendar, validateCalendar, Weekday } from '../domain/calendar';
 import { CalendarBook, SeriesCalendars, VenueCalendarRule } from '../domain/calendar-book';
 import { remainingCalendarGaps } from '../domain/calendar-gaps';
@@ -157,6 +158,15 @@ export class DbCalendars implements SeriesCalendars {
   forSeries(venue: string, symbol: string): TradingCalendar {
     return this.book.forSeries(venue, symbol);
   }
+}
+
+/** A worker's calendars, loaded before it starts; a reload that fails later is logged and the loaded ones kept. */
+export async function loadWorkerCalendars(knex: Knex, log: Logger): Promise<DbCalendars> {
+  const calendars = new DbCalendars(knex, (err) =>
+    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
+  );
+  await calendars.load();
+  return calendars;
 }
 
 export interface ReevaluationResult {

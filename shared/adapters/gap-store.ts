@@ -1,8 +1,6 @@
 import type { Knex } from 'knex';
 import { GapFill, GapKind, GapRange, GapStatus, gapId, sameRanges } from '../domain/gaps';
-
-const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::bigint`;
-import { EPOCH_MS as TS } from './sql';
+import { EPOCH_MS as TS, msOf as MS } from './sql';
 
 /**
  * A gap as detected (`fromMs`, `toMs`, `missingBars`, `detectedAtMs`: never change) and what is

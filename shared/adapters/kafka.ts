@@ -3,6 +3,7 @@ import type { KafkaRecord } from '../contract';
 import type { Logger } from '../runtime/log';
 import type { KafkaSettings, Topics } from '../runtime/connections';
 import type { KafkaSecurity } from '../runtime/security';
+import { sleep } from '../runtime/sleep';
 
 const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -87,7 +88,7 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], attempts = 
       const retriable =
         (err as { retriable?: boolean }).retriable === true || /does not host|not the leader/i.test(String(err));
       if (!retriable || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
+      await sleep(200 * attempt);
     }
   }
 }

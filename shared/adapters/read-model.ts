@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { GapKind, GapStatus } from '../domain/gaps';
 import type { SeriesIdentity } from '../domain/series';
 import { GapView, Interval, verdictFromCounts, Verdict } from '../domain/coverage';
+import { EPOCH_MS as TS, msOf as MS } from './sql';
 
 /**
  * The analyst's read model: series, gaps, offline periods and strategy runs, read from
@@ -11,36 +12,33 @@ import { GapView, Interval, verdictFromCounts, Verdict } from '../domain/coverag
  * (shared/domain/coverage.ts).
  */
 
-const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::bigint`;
-const TS = `timestamptz 'epoch' + interval '1 millisecond' *`;
-
 export interface Statement {
   sql: string;
   bindings: Array<string | number | string[] | null>;
 }
 
-export interface SeriesFilter {
+/** Series names to match (any case); an absent or empty one matches all. */
+export interface IdentityFilter {
   provider?: string | undefined;
   venue?: string | undefined;
   symbol?: string | undefined;
   timeframe?: string | undefined;
+}
+
+export interface Page {
   limit: number;
   offset: number;
 }
 
-export interface GapFilter {
+export type SeriesFilter = IdentityFilter & Page;
+
+export interface GapFilter extends IdentityFilter, Page {
   kind?: GapKind[] | undefined;
   status?: GapStatus[] | undefined;
   /** Gaps that overlap [fromMs, toMs). */
   fromMs?: number | undefined;
   toMs?: number | undefined;
   seriesId?: number | undefined;
-  provider?: string | undefined;
-  venue?: string | undefined;
-  symbol?: string | undefined;
-  timeframe?: string | undefined;
-  limit: number;
-  offset: number;
 }
 
 export interface SeriesRow extends SeriesIdentity {
@@ -91,15 +89,7 @@ export interface Subscription extends SeriesRow {
 }
 
 /** `lower(col) = lower(?)` for each given filter: names are canonical, but a person may type `binance`. */
-function identityFilters(
-  f: {
-    provider?: string | undefined;
-    venue?: string | undefined;
-    symbol?: string | undefined;
-    timeframe?: string | undefined;
-  },
-  alias: string,
-): { where: string[]; bindings: string[] } {
+function identityFilters(f: IdentityFilter, alias: string): { where: string[]; bindings: string[] } {
   const where: string[] = [];
   const bindings: string[] = [];
   for (const col of ['provider', 'venue', 'symbol', 'timeframe'] as const) {
@@ -118,6 +108,15 @@ const whereClause = (conditions: string[]): string =>
 const GAP_COLUMNS = `g.gap_id, g.series_id, ${MS('g.from_utc')} AS from_ms, ${MS('g.to_utc')} AS to_ms, g.missing_bars,
   g.kind, g.status, g.attempts, ${MS('g.detected_at')} AS detected_ms, ${MS('g.updated_at')} AS updated_ms,
   g.response_status`;
+
+/** Gaps with their series, the two aliases every gap listing filters on. */
+const GAPS_WITH_SERIES = 'data_gaps g JOIN market_series s ON s.id = g.series_id';
+
+/**
+ * Gaps (g) in a run's subscription window (rs): [first bar seen, last bar seen + one bar), so a gap
+ * overlaps it when it starts at or before the last bar seen and ends after the first.
+ */
+const GAP_IN_RUN_WINDOW = 'g.from_utc <= rs.last_bar_utc AND g.to_utc > rs.first_bar_utc';
 
 const SERIES_COLUMNS = `s.id, s.provider, s.venue, s.symbol, s.timeframe,
   ${MS('s.start_utc')} AS first_ms, ${MS('s.end_utc')} AS last_ms`;
@@ -228,8 +227,7 @@ export const readStatements = {
                        count(*) FILTER (WHERE g.status <> 'FILLED')::int AS missing,
                        coalesce(sum(g.missing_bars) FILTER (WHERE g.status <> 'FILLED'), 0)::bigint AS missing_bars
                   FROM run_subscriptions rs
-                  JOIN data_gaps g ON g.series_id = rs.series_id
-                       AND g.from_utc <= rs.last_bar_utc AND g.to_utc > rs.first_bar_utc
+                  JOIN data_gaps g ON g.series_id = rs.series_id AND ${GAP_IN_RUN_WINDOW}
                  WHERE rs.run_id = r.id) gs ON true
              ORDER BY r.created_at DESC, r.id`,
       bindings: [limit, offset],
@@ -257,17 +255,12 @@ export const readStatements = {
     };
   },
 
-  /**
-   * Every gap inside a run's window on each of its series. A subscription's window is
-   * [first bar seen, last bar seen + one bar): a gap overlaps it when it starts at or before the
-   * last bar seen and ends after the first.
-   */
+  /** Every gap inside a run's window on each of its series (GAP_IN_RUN_WINDOW). */
   runGaps(runId: string): Statement {
     return {
       sql: `SELECT ${GAP_COLUMNS}
               FROM run_subscriptions rs
-              JOIN data_gaps g ON g.series_id = rs.series_id
-                   AND g.from_utc <= rs.last_bar_utc AND g.to_utc > rs.first_bar_utc
+              JOIN data_gaps g ON g.series_id = rs.series_id AND ${GAP_IN_RUN_WINDOW}
              WHERE rs.run_id = ?
              ORDER BY g.series_id, g.from_utc, g.gap_id`,
       bindings: [runId],
@@ -278,7 +271,7 @@ export const readStatements = {
     const { where, bindings } = gapConditions(f);
     return {
       sql: `SELECT ${GAP_COLUMNS}, s.provider, s.venue, s.symbol, s.timeframe
-              FROM data_gaps g JOIN market_series s ON s.id = g.series_id
+              FROM ${GAPS_WITH_SERIES}
               ${whereClause(where)}
              ORDER BY g.from_utc DESC, g.gap_id
              LIMIT ? OFFSET ?`,
@@ -289,7 +282,7 @@ export const readStatements = {
   gapsCount(f: GapFilter): Statement {
     const { where, bindings } = gapConditions(f);
     return {
-      sql: `SELECT count(*)::int AS n FROM data_gaps g JOIN market_series s ON s.id = g.series_id ${whereClause(where)}`,
+      sql: `SELECT count(*)::int AS n FROM ${GAPS_WITH_SERIES} ${whereClause(where)}`,
       bindings,
     };
   },

@@ -2,7 +2,7 @@
  * Pure rules of the legacy per-run store migration: how a legacy (run_id, symbol, timeframe) row
  * gets a provider and venue (only from an explicit mapping, never guessed), how its identity is
  * normalized, how a conflict between runs is settled, and how progress and the verification
- * report are shown. The SQL that applies these rules lives in workers/legacy-migration/core.ts.
+ * report are shown. The SQL that applies these rules lives in shared/adapters/legacy-store.ts.
  */
 import type { Catalog } from './bar';
 import { RejectError } from './errors';

@@ -4,7 +4,7 @@
  * own. Hot paths update counters once per batch or flush, never once per message.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { DependencyHealth } from './dependency-health';
+import { DependencyHealth, HealthOptions } from './dependency-health';
 
 export function createMetricsRegistry(worker: string): Registry {
   const registry = new Registry();
@@ -41,4 +41,21 @@ export function registerHealthMetrics(registry: Registry, health: DependencyHeal
       this.set(health.report().live ? 1 : 0);
     },
   });
+}
+
+/**
+ * A worker's metrics registry and the DependencyHealth its probes and retry loops share, with
+ * bi_ready and bi_live registered: the same first step of every worker's start-up.
+ */
+export function createWorkerHealth(
+  worker: string,
+  settings: Pick<HealthOptions, 'livenessTimeoutMs' | 'outageBudgetMs'>,
+): { registry: Registry; health: DependencyHealth } {
+  const registry = createMetricsRegistry(worker);
+  const health = new DependencyHealth({
+    livenessTimeoutMs: settings.livenessTimeoutMs,
+    outageBudgetMs: settings.outageBudgetMs,
+  });
+  registerHealthMetrics(registry, health);
+  return { registry, health };
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { ConfigError, EnvReader } from './config';
-import type { Logger } from './log';
+import { createLogger, Level, Logger } from './log';
 
 /** `--help` text from the variables a config reader has documented, then exit. */
 export function handleHelp(argv: string[], usage: string, readConfig: (env: EnvReader) => unknown): void {
@@ -58,6 +58,37 @@ export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<v
   };
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGINT', () => handler('SIGINT'));
+}
+
+/**
+ * A worker's entry point, the same for every worker: `--help` from the documented variables, the
+ * configuration (exit 2 when invalid), the start (logged and exit 1 when it fails), then a
+ * graceful stop on SIGTERM/SIGINT within `shutdownTimeoutMs`. `started` runs once it is up.
+ */
+export function runWorker<
+  C extends { shutdownTimeoutMs: number; logLevel?: Level },
+  W extends { stop(): Promise<void> },
+>(spec: {
+  /** The `worker` field of every log line. */
+  name: string;
+  usage: string;
+  readConfig: (env: EnvReader) => C;
+  start: (config: C, log: Logger) => Promise<W>;
+  started?: (worker: W, log: Logger) => void;
+}): void {
+  handleHelp(process.argv, spec.usage, spec.readConfig);
+  const config = loadConfigOrExit(spec.readConfig);
+  const log = createLogger({ worker: spec.name, pid: process.pid }, config.logLevel);
+  spec.start(config, log).then(
+    (worker) => {
+      onShutdown(log, config.shutdownTimeoutMs, () => worker.stop());
+      spec.started?.(worker, log);
+    },
+    (err: unknown) => {
+      log.error('could not start', { err });
+      process.exit(1);
+    },
+  );
 }
 
 /** What the health server asks the worker for; each answer is cheap (no I/O per probe). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { WireBar } from '../../shared/domain/bar';
-import { db, minuteBar, minutesAgo, TestContext, truncateData, countRows } from '../support/stack';
+import { db, minuteBar, minutesAgo, sleep, TestContext, truncateData, countRows } from '../support/stack';
 
 describe('bad input goes to the dead-letter topic, and the worker keeps going', () => {
   let ctx: TestContext;
@@ -76,7 +76,7 @@ describe('bad input goes to the dead-letter topic, and the worker keeps going', 
     await db()('venues').insert({ name: 'Bitstamp', quote_currencies: ['USD', 'EUR'] });
     try {
       // The catalog reloads at most every 5 s on an unknown name.
-      await new Promise((r) => setTimeout(r, 5_100));
+      await sleep(5_100);
       await ctx.publish([minuteBar(t, 1, { venue: 'bitstamp', symbol: 'btcusd' })]);
       await ctx.waitForLag0();
       const series = await db()('market_series').select('venue', 'symbol');

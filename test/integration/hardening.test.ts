@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
-import { freePort } from '../../bench/procs';
+import { freePort } from '../support/worker-process';
 import type { WireBar } from '../../shared/domain/bar';
 import { readSchema, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { HistoryResponder } from '../../exporter/history';

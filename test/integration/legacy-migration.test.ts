@@ -1,12 +1,8 @@
 import { expect } from 'chai';
 import knexFactory, { Knex } from 'knex';
 import { parseMappingEntries, storageSaved } from '../../shared/domain/legacy';
-import {
-  LEGACY_RUNS_TABLE,
-  LegacyMigrationError,
-  LegacyMigrator,
-  prepareSchema,
-} from '../../workers/legacy-migration/core';
+import { LEGACY_RUNS_TABLE, LegacyStore, prepareSchema } from '../../shared/adapters/legacy-store';
+import { LegacyMigrationError, LegacyMigrator } from '../../workers/legacy-migration/core';
 import { baseConnections, db, truncateData, countRows } from '../support/stack';
 
 const LEGACY_TABLE = 'legacy_run_bars';
@@ -74,7 +70,7 @@ const MAPPING = parseMappingEntries([
 ]).mapping;
 
 function migrator(options: Partial<ConstructorParameters<typeof LegacyMigrator>[1]> = {}): LegacyMigrator {
-  return new LegacyMigrator(db(), { legacyTable: LEGACY_TABLE, mapping: MAPPING, chunkBars: 1_000, ...options });
+  return new LegacyMigrator(new LegacyStore(db(), LEGACY_TABLE), { mapping: MAPPING, chunkBars: 1_000, ...options });
 }
 
 /** The migrated state, by identity rather than generated ids, to compare two runs. */
@@ -260,7 +256,7 @@ describe('legacy per-run store migration', () => {
       expect(await prepareSchema(legacyDb)).to.deep.equal([]);
 
       const mapping = parseMappingEntries(['symbol:XBTUSD=Quantower/Kraken', 'run:2=Quantower/Kraken']).mapping;
-      const migrator = new LegacyMigrator(legacyDb, { legacyTable: 'run_bars', mapping, chunkBars: 30 });
+      const migrator = new LegacyMigrator(new LegacyStore(legacyDb, 'run_bars'), { mapping, chunkBars: 30 });
       const outcome = await migrator.migrate();
       expect(outcome.report).to.include({ legacyBars: 200, distinctBars: 100, migratedBars: 100, conflicts: 0 });
       expect(await legacyDb('market_series').select('symbol', 'timeframe', 'venue')).to.deep.equal([

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { registryFetch, SCHEMAS_DIR } from '../../shared/adapters/registry';
 import { EXPORTER_HEADER } from '../../shared/contract';
 import { BarPublisher } from '../../exporter/publisher';
-import { checkSchemas, formatResult, LEGACY_BAR_SCHEMA_FILE } from '../../scripts/check-schemas';
+import { checkSchemas, formatResult, LEGACY_BAR_SCHEMA_FILE } from '../../shared/adapters/schema-compatibility';
 import { db, minutesAgo, TestContext, truncateData } from '../support/stack';
 
 /** A Bar v1 value: what exporters already in the field send (no provider, venue or later fields). */

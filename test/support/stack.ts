@@ -12,6 +12,7 @@ import { RegistryCodec } from '../../shared/adapters/registry';
 import { EnvReader } from '../../shared/runtime/config';
 import { Connections, readConnections } from '../../shared/runtime/connections';
 import { createLogger, silentLogger } from '../../shared/runtime/log';
+import { sleep } from '../../shared/runtime/sleep';
 import type { WireBar } from '../../shared/domain/bar';
 import type { FatalError } from '../../shared/runtime/failures';
 import { readIngestConfig, IngestConfig } from '../../workers/ingest/config';
@@ -19,7 +20,8 @@ import { IngestHooks, startIngestWorker } from '../../workers/ingest/main';
 import { readContinuityConfig } from '../../workers/continuity/config';
 import { startContinuityWorker } from '../../workers/continuity/main';
 import { BarPublisher } from '../../exporter/publisher';
-import { registerSchemas } from '../../scripts/prepare';
+import { WorkerProcess } from './worker-process';
+import { registerSchemas } from '../../shared/adapters/provisioning';
 
 export const baseConnections: Connections = readConnections(new EnvReader(), 'bar-ingest-test');
 
@@ -237,7 +239,7 @@ export async function deleteTestTopics(): Promise<void> {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -274,40 +276,8 @@ export function minutesAgo(minutes: number): number {
 }
 
 /** An ingest worker in its own process, started through its real entry point, so it can be killed. */
-export class ChildWorker {
-  readonly logs: string[] = [];
-  private readonly child: import('node:child_process').ChildProcess;
-  private readonly exit: Promise<number | null>;
-
+export class ChildWorker extends WorkerProcess {
   constructor(env: Record<string, string>) {
-    const { spawn } = require('node:child_process') as typeof import('node:child_process');
-    const path = require('node:path') as typeof import('node:path');
-    const root = path.resolve(__dirname, '../..');
-    // node itself, with tsx as a loader: the tsx CLI would run the worker in a grandchild that a
-    // SIGKILL of the CLI leaves running.
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers/ingest/main.ts')], {
-      cwd: root,
-      env: { ...env, BI_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child.stderr?.on('data', (d: Buffer) => this.logs.push(...d.toString().split('\n').filter(Boolean)));
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  async started(timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => this.logs.some((l) => l.includes('ingest worker started')), timeoutMs, 'the worker to start');
-  }
-
-  kill(signal: NodeJS.Signals): Promise<number | null> {
-    this.child.kill(signal);
-    return this.exit;
-  }
-
-  /** Resolves with the exit code (null when a signal ended it) once the process has ended on its own. */
-  async exited(timeoutMs: number): Promise<number | null> {
-    const timeout = sleep(timeoutMs).then(() => {
-      throw new Error(`the worker did not exit within ${timeoutMs} ms`);
-    });
-    return Promise.race([this.exit, timeout]);
+    super({ kind: 'ingest', env });
   }
 }

@@ -12,7 +12,7 @@ import {
   VerificationReport,
 } from '../../shared/domain/legacy';
 import type { VenueRules } from '../../shared/domain/symbol';
-import { explainIncompatibility } from '../../scripts/check-schemas';
+import { explainIncompatibility } from '../../shared/adapters/schema-compatibility';
 
 const binance: VenueRules = { name: 'Binance', quotes: ['USDT', 'USD', 'BTC'], assetAliases: {}, tickerAliases: {} };
 const catalog: Catalog = {

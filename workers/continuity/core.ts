@@ -1,14 +1,12 @@
-import type { Knex } from 'knex';
 import type { Catalog } from '../../shared/domain/bar';
 import { GapKind } from '../../shared/domain/gaps';
 import { ALWAYS_OPEN_CALENDARS, RefreshingCalendars } from '../../shared/domain/calendar-book';
 import { remainingCalendarGaps } from '../../shared/domain/calendar-gaps';
 import { consumedPast, settlement, TopicPosition } from '../../shared/domain/backfill';
 import { parseTimeframe } from '../../shared/domain/timeframe';
-import type { BackfillStore } from '../../shared/adapters/backfill-store';
+import type { BackfillLedger } from '../../shared/adapters/backfill-ledger';
 import type { GapOutbox } from '../../shared/adapters/gap-events';
-import type { GapStore, StoredGap } from '../../shared/adapters/gap-store';
-import { recordConnectionStatus } from '../../shared/adapters/session-store';
+import type { StoredGap } from '../../shared/adapters/gap-store';
 import {
   ConnectionStatusEvent,
   HistoryResponseEvent,
@@ -59,9 +57,8 @@ export interface ContinuityOptions {
  */
 export class ContinuityCore {
   constructor(
-    private readonly knex: Knex,
-    private readonly gaps: GapStore,
-    private readonly backfill: BackfillStore,
+    /** What it reads and changes in PostgreSQL (shared/adapters/backfill-ledger.ts). */
+    private readonly ledger: BackfillLedger,
     private readonly outbox: GapOutbox,
     private readonly requests: HistoryRequestSink,
     private readonly progress: IngestProgress,
@@ -86,9 +83,9 @@ export class ContinuityCore {
       change = validate();
     }
     const { provider, venue } = change;
-    const changed = await this.knex.transaction(async (trx) => {
-      await recordConnectionStatus(trx, change);
-      return this.gaps.classify(trx, { provider, venue });
+    const changed = await this.ledger.transaction(async (tx) => {
+      await tx.recordConnectionStatus(change);
+      return tx.classifyGaps({ provider, venue });
     });
     if (changed > 0) this.log.info('gaps reclassified', { provider, venue, gaps: changed });
     await this.outbox.publishDue();
@@ -98,7 +95,7 @@ export class ContinuityCore {
     const response = validateHistoryResponse(event);
     // The exporter wrote the answer's bars before the answer: they are behind this position.
     const barsEnd = await this.progress.barsEnd();
-    const known = await this.backfill.recordResponse(this.knex, {
+    const known = await this.ledger.recordResponse({
       requestId: response.request_id,
       status: response.status,
       barsSent: Number(response.bars_sent),
@@ -109,25 +106,18 @@ export class ContinuityCore {
 
   /** One round of the backfill scheduler. */
   async tick(): Promise<void> {
-    await this.knex.transaction(async (trx) => {
-      const due = await this.backfill.dueRequests(trx, {
+    await this.ledger.transaction(async (tx) => {
+      const due = await tx.dueRequests({
         kinds: this.options.backfillKinds,
         graceMs: this.options.graceMs,
         limit: 100,
       });
-      const gaps = new Map(
-        (
-          await this.gaps.byIds(
-            trx,
-            due.map((d) => d.gapId),
-          )
-        ).map((g) => [g.gapId, g]),
-      );
+      const gaps = new Map((await tx.gapsByIds(due.map((d) => d.gapId))).map((g) => [g.gapId, g]));
       for (const d of due) {
         const gap = gaps.get(d.gapId)!;
         const attempt = d.attempts + 1;
         if (attempt > this.options.maxAttempts) {
-          await this.backfill.markUnfillable(trx, d.gapId);
+          await tx.markUnfillable(d.gapId);
           this.log.warn('gap unfillable: history requests exhausted', { gapId: d.gapId, attempts: d.attempts });
           continue;
         }
@@ -135,7 +125,7 @@ export class ContinuityCore {
         // Sent inside the transaction that marks it: if the commit fails the request is sent
         // again later (at least once); no other worker can send it meanwhile (row lock).
         await this.requests.send({ requestId, gap, attempt });
-        await this.backfill.markRequested(trx, d.gapId, requestId, attempt, this.options.retryMs * 2 ** (attempt - 1));
+        await tx.markRequested(d.gapId, requestId, attempt, this.options.retryMs * 2 ** (attempt - 1));
       }
     });
     await this.calendars.refresh?.();
@@ -145,26 +135,25 @@ export class ContinuityCore {
 
   /** Answered gaps: FILLED, NO_DATA or still waiting, decided on what is stored and consumed. */
   private async settleAnswers(): Promise<void> {
-    const waiting = await this.backfill.awaitingIngest(this.knex, 1000);
+    const waiting = await this.ledger.awaitingIngest(1000);
     if (waiting.length > 0) {
       const committed = await this.progress.committed();
       const ingested = waiting.filter((w) => consumedPast(committed, w.barsEnd)).map((w) => w.gapId);
-      await this.backfill.markIngested(this.knex, ingested);
+      await this.ledger.markIngested(ingested);
     }
-    await this.knex.transaction(async (trx) => {
-      const answered = await this.backfill.answered(trx, this.options.settleMs, 100);
+    await this.ledger.transaction(async (tx) => {
+      const answered = await tx.answered(this.options.settleMs, 100);
       const answers = new Map(answered.map((a) => [a.gapId, a]));
-      const gaps = await this.gaps.byIds(trx, [...answers.keys()]);
-      const present = await this.gaps.barTimes(
+      const gaps = await tx.gapsByIds([...answers.keys()]);
+      const present = await tx.barTimes(
         gaps.map((g) => ({ seriesId: g.seriesId, afterMs: g.fromMs - 1, uptoMs: g.toMs - 1 })),
-        trx,
       );
       for (const [i, gap] of gaps.entries()) {
         const answer = answers.get(gap.gapId)!;
         const cal = this.calendars.forSeries(gap.venue, gap.symbol);
         const remaining = remainingCalendarGaps(cal, parseTimeframe(gap.timeframe), gap, present[i]!);
         // Usually the ingest workers recorded this already, as the bars arrived.
-        await this.gaps.track(trx, gap, remaining, this.options.graceMs);
+        await tx.trackGap(gap, remaining, this.options.graceMs);
         const outcome = settlement({
           missingBars: gap.missingBars,
           remainingBars: remaining.reduce((n, r) => n + r.missingBars, 0),
@@ -173,7 +162,7 @@ export class ContinuityCore {
         });
         if (outcome === 'NO_DATA') {
           // Its history has no more for the range. Bars that still arrive fill it (ingest side).
-          await this.backfill.markNoData(trx, [gap.gapId]);
+          await tx.markNoData([gap.gapId]);
           this.log.info('gap settled NO_DATA', { gapId: gap.gapId, stillMissing: remaining.length });
         }
       }

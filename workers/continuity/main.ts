@@ -10,18 +10,17 @@ import { createKnex } from '../../shared/adapters/postgres';
 import { checkConnections } from '../../shared/adapters/preflight';
 import { readSchema, RegistryCodec, SCHEMA_FILES } from '../../shared/adapters/registry';
 import { DbCatalog } from '../../shared/adapters/catalog';
-import { DbCalendars } from '../../shared/adapters/calendar-store';
+import { loadWorkerCalendars } from '../../shared/adapters/calendar-store';
 import { GapStore } from '../../shared/adapters/gap-store';
-import { BackfillStore } from '../../shared/adapters/backfill-store';
+import { pgBackfillLedger } from '../../shared/adapters/backfill-ledger';
 import { GapOutbox, kafkaGapSink, kafkaHistoryRequestSink } from '../../shared/adapters/gap-events';
 import { sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { KafkaIngestProgress } from '../../shared/adapters/ingest-progress';
 import { createLogger, Logger } from '../../shared/runtime/log';
-import { DependencyHealth } from '../../shared/runtime/dependency-health';
 import { FatalError } from '../../shared/runtime/failures';
-import { createMetricsRegistry, dependencyFailuresCounter, registerHealthMetrics } from '../../shared/runtime/metrics';
+import { createWorkerHealth, dependencyFailuresCounter } from '../../shared/runtime/metrics';
 import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
-import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
+import { runWorker } from '../../shared/runtime/process';
 import { ContinuityCore, ConnectionStatusEvent, HistoryResponseEvent } from './core';
 import { ContinuityConfig, readContinuityConfig } from './config';
 import { MessageHandler } from './message-handler';
@@ -53,21 +52,13 @@ export async function startContinuityWorker(
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: config.groupId, maxWaitTimeInMs: 500 });
   await catalog.load();
-  const calendars = new DbCalendars(knex, (err) =>
-    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
-  );
-  await calendars.load();
+  const calendars = await loadWorkerCalendars(knex, log);
   await producer.connect();
   await consumer.connect();
   const gapSchemaId = await codec.register(c.topics.gaps, readSchema(SCHEMA_FILES.gaps));
   const requestSchemaId = await codec.register(c.topics.historyRequests, readSchema(SCHEMA_FILES.historyRequests));
 
-  const registry = createMetricsRegistry('continuity');
-  const health = new DependencyHealth({
-    livenessTimeoutMs: config.health.livenessTimeoutMs,
-    outageBudgetMs: config.health.outageBudgetMs,
-  });
-  registerHealthMetrics(registry, health);
+  const { registry, health } = createWorkerHealth('continuity', config.health);
   const dependencyFailures = dependencyFailuresCounter(registry);
   const consumed = new Counter({
     name: 'bi_continuity_messages_total',
@@ -92,9 +83,7 @@ export async function startContinuityWorker(
   const ingestProgress = new KafkaIngestProgress(kafka, c.topics.bars, config.ingestGroupId);
   const outbox = new GapOutbox(knex, gaps, kafkaGapSink(producer, codec, gapSchemaId, c.topics.gaps), config.graceMs);
   const core = new ContinuityCore(
-    knex,
-    gaps,
-    new BackfillStore(),
+    pgBackfillLedger(knex, gaps),
     outbox,
     {
       send: async (request) => {
@@ -206,14 +195,5 @@ export async function startContinuityWorker(
 }
 
 if (require.main === module) {
-  handleHelp(process.argv, USAGE, readContinuityConfig);
-  const config = loadConfigOrExit(readContinuityConfig);
-  const log = createLogger({ worker: 'continuity', pid: process.pid }, config.logLevel);
-  startContinuityWorker(config, log).then(
-    (worker) => onShutdown(log, config.shutdownTimeoutMs, () => worker.stop()),
-    (err: unknown) => {
-      log.error('could not start', { err });
-      process.exit(1);
-    },
-  );
+  runWorker({ name: 'continuity', usage: USAGE, readConfig: readContinuityConfig, start: startContinuityWorker });
 }

@@ -1,7 +1,7 @@
 import type { DeadLetter } from '../../shared/adapters/dead-letters';
 import type { KafkaRecord } from '../../shared/contract';
 import type { RejectCode } from '../../shared/domain/errors';
-import { backoffDelays, DependencyHealth } from '../../shared/runtime/dependency-health';
+import { DependencyHealth, retryDependency, RetryAbandoned } from '../../shared/runtime/dependency-health';
 import {
   classifyFailure,
   describeFailure,
@@ -33,10 +33,6 @@ export interface HandlerOptions {
 }
 
 export type Outcome = 'handled' | 'dead-lettered' | 'stopped' | 'fatal';
-
-class Stopping extends Error {}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The continuity worker's message loop, under the same failure rules as the ingest worker: each
@@ -79,7 +75,7 @@ export class MessageHandler {
       else this.handled += 1;
       return rejected ? 'dead-lettered' : 'handled';
     } catch (err) {
-      if (err instanceof Stopping) return 'stopped';
+      if (err instanceof RetryAbandoned) return 'stopped';
       this.fail(err);
       return 'fatal';
     } finally {
@@ -160,31 +156,14 @@ export class MessageHandler {
     );
   }
 
-  private async retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {
-    const delays = backoffDelays(this.options.retryInitialMs, this.options.retryMaxMs);
-    const { health } = this.options;
-    for (;;) {
-      try {
-        const value = await fn();
-        const failedForMs = health.recovered(step);
-        if (failedForMs !== undefined) this.log.info('dependency recovered', { step, failedForMs });
-        return value;
-      } catch (err) {
-        if (classifyFailure(err) !== 'transient') throw err;
-        if (this.options.isStopping()) throw new Stopping();
-        this.options.onDependencyFailure?.(step);
-        health.failed(step, describeFailure(err));
-        if (health.outageBudgetSpent()) {
-          throw new FatalError(
-            `a dependency has failed past the outage budget (BI_OUTAGE_BUDGET_MS): ${describeFailure(err)}`,
-            err,
-            EXIT_OUTAGE_BUDGET,
-          );
-        }
-        const delay = delays();
-        this.log.warn('dependency failed, retrying', { step, err: describeFailure(err), retryInMs: delay });
-        await sleep(delay);
-      }
-    }
+  private retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    return retryDependency(step, fn, {
+      health: this.options.health,
+      initialMs: this.options.retryInitialMs,
+      maxMs: this.options.retryMaxMs,
+      log: this.log,
+      isStopping: this.options.isStopping,
+      onRetry: this.options.onDependencyFailure,
+    });
   }
 }

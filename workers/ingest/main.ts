@@ -14,15 +14,14 @@ import { sendDeadLetters } from '../../shared/adapters/dead-letters';
 import { createRedis } from '../../shared/adapters/redis';
 import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
-import { DbCalendars } from '../../shared/adapters/calendar-store';
+import { loadWorkerCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { armCrash } from '../../shared/runtime/crash-points';
-import { DependencyHealth } from '../../shared/runtime/dependency-health';
 import type { FatalError } from '../../shared/runtime/failures';
-import { createMetricsRegistry, registerHealthMetrics } from '../../shared/runtime/metrics';
+import { createWorkerHealth } from '../../shared/runtime/metrics';
 import { exitOnFatal, startWorkerHealth } from '../../shared/runtime/worker-health';
-import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
+import { runWorker } from '../../shared/runtime/process';
 import { GapTracker } from './gap-tracker';
 import { IngestCore, IngestPorts } from './core';
 import { IngestConfig, readIngestConfig } from './config';
@@ -74,10 +73,7 @@ export async function startIngestWorker(
   const redis = createRedis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 2 });
 
   await catalog.load();
-  const calendars = new DbCalendars(knex, (err) =>
-    log.warn('reloading trading calendars failed; keeping the ones loaded', { err }),
-  );
-  await calendars.load();
+  const calendars = await loadWorkerCalendars(knex, log);
   await redis.connect();
   await producer.connect();
   await consumer.connect();
@@ -100,12 +96,7 @@ export async function startIngestWorker(
     calendars,
   );
 
-  const registry = createMetricsRegistry('ingest');
-  const health = new DependencyHealth({
-    livenessTimeoutMs: config.health.livenessTimeoutMs,
-    outageBudgetMs: config.health.outageBudgetMs,
-  });
-  registerHealthMetrics(registry, health);
+  const { registry, health } = createWorkerHealth('ingest', config.health);
   const metrics = new IngestMetrics(registry);
   let stopping = false;
   const onFatal = hooks.onFatal ?? exitOnFatal(log);
@@ -217,17 +208,11 @@ export async function startIngestWorker(
 }
 
 if (require.main === module) {
-  handleHelp(process.argv, USAGE, readIngestConfig);
-  const config = loadConfigOrExit(readIngestConfig);
-  const log = createLogger({ worker: 'ingest', pid: process.pid }, config.logLevel);
-  startIngestWorker(config, log).then(
-    (worker) => {
-      onShutdown(log, config.shutdownTimeoutMs, () => worker.stop());
-      setInterval(() => log.info('progress', worker.core.metrics.snapshot()), 30_000).unref();
-    },
-    (err: unknown) => {
-      log.error('could not start', { err });
-      process.exit(1);
-    },
-  );
+  runWorker({
+    name: 'ingest',
+    usage: USAGE,
+    readConfig: readIngestConfig,
+    start: startIngestWorker,
+    started: (worker, log) => setInterval(() => log.info('progress', worker.core.metrics.snapshot()), 30_000).unref(),
+  });
 }

@@ -6,7 +6,8 @@ import { createKnex } from '../../shared/adapters/postgres';
 import { formatReport, progressLine } from '../../shared/domain/legacy';
 import { handleHelp, loadConfigOrExit } from '../../shared/runtime/process';
 import { readLegacyMigrationConfig } from './config';
-import { LegacyMigrationError, LegacyMigrator, prepareSchema } from './core';
+import { LegacyMigrationError, LegacyMigrator } from './core';
+import { LegacyStore, prepareSchema } from '../../shared/adapters/legacy-store';
 import { describeFailure, EXIT_OUTAGE_BUDGET, isTransient } from '../../shared/runtime/failures';
 
 const USAGE = `bar-ingest legacy migration
@@ -48,8 +49,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => controller.abort());
   const tty = process.stderr.isTTY === true;
   let lastLog = 0;
-  const migrator = new LegacyMigrator(knex, {
-    legacyTable: config.legacyTable,
+  const migrator = new LegacyMigrator(new LegacyStore(knex, config.legacyTable), {
     mapping: config.mapping,
     chunkBars: config.chunkBars,
     signal: controller.signal,

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createKnex } from '../../shared/adapters/postgres';
 import { ReadModel } from '../../shared/adapters/read-model';
 import { createLogger } from '../../shared/runtime/log';
-import { handleHelp, loadConfigOrExit, onShutdown } from '../../shared/runtime/process';
+import { runWorker } from '../../shared/runtime/process';
 import { buildReadApi } from './core';
 import { ReadApiConfig, readReadApiConfig } from '../../shared/coverage/config';
 
@@ -44,17 +44,12 @@ export async function startReadApi(config: ReadApiConfig, log = createLogger({ w
 }
 
 if (require.main === module) {
-  handleHelp(process.argv, USAGE, readReadApiConfig);
-  const config = loadConfigOrExit(readReadApiConfig);
-  const log = createLogger({ worker: 'read-api', pid: process.pid });
-  startReadApi(config, log).then(
-    (api) => {
-      process.stdout.write(`bar-ingest analyst page: ${api.url}  (JSON under ${api.url}api/; Ctrl-C stops)\n`);
-      onShutdown(log, config.shutdownTimeoutMs, () => api.stop());
-    },
-    (err: unknown) => {
-      log.error('could not start', { err });
-      process.exit(1);
-    },
-  );
+  runWorker({
+    name: 'read-api',
+    usage: USAGE,
+    readConfig: readReadApiConfig,
+    start: startReadApi,
+    started: (api) =>
+      process.stdout.write(`bar-ingest analyst page: ${api.url}  (JSON under ${api.url}api/; Ctrl-C stops)\n`),
+  });
 }

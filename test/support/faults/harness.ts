@@ -1,11 +1,11 @@
 /**
- * What a fault scenario needs around the plan: worker processes it can signal (a small
- * supervisor restarts one that exits, as a container runtime would), the stack's services to
+ * What a fault scenario needs around the plan: worker processes it can signal (supervised
+ * WorkerProcesses of test/support/worker-process.ts, restarted when one exits), the stack's services to
  * stop and start, SQL as the PostgreSQL superuser, a publisher that rides out a broker restart,
  * "quiet" (everything published is stored and reported), and the group's commit history read
  * from __consumer_offsets.
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,105 +14,15 @@ import type { Knex } from 'knex';
 import { publishConnectionStatus } from '../../../exporter/history';
 import { BarPublisher } from '../../../exporter/publisher';
 import { sleep, TestContext, uniqueName, waitFor } from '../stack';
+import { ROOT, WorkerKind, WorkerProcess } from '../worker-process';
 import type { GapKind } from '../../../shared/domain/gaps';
 import type { Phase, StreamPlan } from './plan';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const run = promisify(execFile);
 
-export type WorkerKind = 'ingest' | 'continuity';
-const ENTRY: Record<WorkerKind, string> = {
-  ingest: 'workers/ingest/main.ts',
-  continuity: 'workers/continuity/main.ts',
-};
-const STARTED: Record<WorkerKind, string> = {
-  ingest: 'ingest worker started',
-  continuity: 'continuity worker started',
-};
-
-/** One worker process, restarted by its supervisor when it exits without being asked to. */
-export class FleetProcess {
-  readonly logs: string[] = [];
-  restarts = 0;
-  exits: Array<number | null> = [];
-  private child!: ChildProcess;
-  private exit!: Promise<number | null>;
-  private stopping = false;
-  private startedAt = 0;
-
-  constructor(
-    readonly kind: WorkerKind,
-    readonly name: string,
-    private readonly env: Record<string, string>,
-  ) {
-    this.spawn();
-  }
-
-  private spawn(): void {
-    this.startedAt = this.logs.length;
-    // node with tsx as a loader: a signal reaches the worker itself, not a CLI wrapper.
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, ENTRY[this.kind])], {
-      cwd: ROOT,
-      env: { ...this.env, BI_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let rest = '';
-    this.child.stderr?.on('data', (d: Buffer) => {
-      const lines = (rest + d.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      this.logs.push(...lines);
-      if (this.logs.length > 50_000) this.logs.splice(0, this.logs.length - 40_000);
-    });
-    this.exit = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        this.exits.push(code);
-        resolve(code);
-        if (!this.stopping) {
-          // A worker that gives up (an outage budget spent, a failed start) is started again.
-          this.logs.push(`[supervisor] ${this.name} exited (code ${code}, signal ${signal}); restarting in 1 s`);
-          this.restarts += 1;
-          setTimeout(() => {
-            if (!this.stopping) this.spawn();
-          }, 1_000);
-        }
-      }),
-    );
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  async started(timeoutMs = 90_000): Promise<void> {
-    await waitFor(
-      () => this.logs.slice(this.startedAt).some((l) => l.includes(STARTED[this.kind])),
-      timeoutMs,
-      `${this.name} to start:\n${this.logs.slice(-15).join('\n')}`,
-    );
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  /** SIGTERM (after SIGCONT, in case it is frozen) and the exit code; SIGKILL after `graceMs`. */
-  async stop(graceMs = 45_000): Promise<number | null> {
-    this.stopping = true;
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exit;
-    this.child.kill('SIGCONT');
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    const code = await this.exit;
-    clearTimeout(timer);
-    return code;
-  }
-
-  async kill(): Promise<number | null> {
-    this.stopping = true;
-    this.child.kill('SIGKILL');
-    return this.exit;
-  }
-}
+/** One worker process of a fault run, restarted by its supervisor when it exits without being asked to. */
+export type FleetProcess = WorkerProcess;
+export type { WorkerKind };
 
 /** The worker processes of one run. */
 export class Fleet {
@@ -121,7 +31,14 @@ export class Fleet {
   constructor(private readonly env: Record<string, string>) {}
 
   start(kind: WorkerKind, overrides: Record<string, string> = {}): FleetProcess {
-    const p = new FleetProcess(kind, `${kind}-${++this.n}`, { ...this.env, ...overrides });
+    const p = new WorkerProcess({
+      kind,
+      name: `${kind}-${++this.n}`,
+      env: { ...this.env, ...overrides },
+      supervised: true,
+      startTimeoutMs: 90_000,
+      stopGraceMs: 45_000,
+    });
     this.procs.push(p);
     return p;
   }
