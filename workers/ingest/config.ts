@@ -6,6 +6,7 @@ import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
 import { Level, readLogLevel } from '../../shared/runtime/log';
 import { HealthSettings, readHealthSettings } from '../../shared/runtime/health-settings';
 import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../shared/runtime/input-limits';
+import { PartitionMaintenanceSettings, readPartitionMaintenance } from '../../shared/runtime/partition-settings';
 
 export interface IngestConfig {
   connections: Connections;
@@ -30,6 +31,7 @@ export interface IngestConfig {
   pgPoolMax: number;
   slowFlushMs: number;
   crashAt: CrashPlan | undefined;
+  partitions: PartitionMaintenanceSettings;
 }
 
 /** `exporter-a=Quantower/Binance,exporter-b=Quantower/Coinbase` -> a map by exporter id. */
@@ -124,6 +126,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
       },
     ),
     crashAt: readCrashPlan(env),
+    partitions: readPartitionMaintenance(env),
   };
   return config;
 }

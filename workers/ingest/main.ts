@@ -16,6 +16,7 @@ import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { DbCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
+import { PartitionMaintenance } from '../../shared/adapters/bar-partitions';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { armCrash, crashPoint } from '../../shared/runtime/crash-points';
 import { DependencyHealth } from '../../shared/runtime/dependency-health';
@@ -107,6 +108,10 @@ export async function startIngestWorker(
   });
   registerHealthMetrics(registry, health);
   const metrics = new IngestMetrics(registry);
+  // market_bars partitions ahead of the bars (the worker role has no DDL: a SECURITY DEFINER function).
+  const partitions = new PartitionMaintenance(knex, config.partitions, log);
+  partitions.registerMetrics(registry);
+  await partitions.start();
   let stopping = false;
   const onFatal = hooks.onFatal ?? exitOnFatal(log);
   const fatal = (err: FatalError): void => {
@@ -217,6 +222,7 @@ export async function startIngestWorker(
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
       // commits once the consumer is stopped), then leave the group.
       clearInterval(gapTimer);
+      await partitions.stop();
       probes.stop();
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();

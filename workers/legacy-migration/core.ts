@@ -16,6 +16,7 @@
 import type { Knex } from 'knex';
 import { retryTransient } from '../../shared/runtime/dependency-health';
 import { isTransient } from '../../shared/runtime/failures';
+import { ensurePartitionsForRowsOf } from '../../shared/adapters/bar-partitions';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { migrateLatest } from '../../shared/adapters/postgres';
 import {
@@ -123,7 +124,9 @@ export class LegacyMigrator {
   async tableSizes(): Promise<Record<string, number>> {
     const tables = [...SIZED_TABLES, this.table];
     const { rows } = await this.knex.raw<{ rows: Array<{ t: string; bytes: string | null }> }>(
-      `SELECT t, pg_total_relation_size(to_regclass(t)) AS bytes FROM unnest(?::text[]) AS t`,
+      // Summed over partitions: a partitioned parent (market_bars) has no storage of its own.
+      `SELECT t, (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(to_regclass(t))) AS bytes
+         FROM unnest(?::text[]) AS t`,
       [tables],
     );
     return Object.fromEntries(rows.filter((r) => r.bytes !== null).map((r) => [r.t, Number(r.bytes)]));
@@ -152,6 +155,8 @@ export class LegacyMigrator {
        WHERE series_id IS NOT NULL ON CONFLICT (series_id) DO NOTHING`,
     );
     await this.knex.raw(`UPDATE legacy_migration SET phase = 'BARS' WHERE id = 1`);
+    // Legacy bars are history older than the partitions the workers create around now.
+    await ensurePartitionsForRowsOf(this.knex, this.table);
 
     const total = await this.distinctMappedBars();
     let done = Number(
