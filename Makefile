@@ -132,6 +132,9 @@ bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with 
 bench-read-api: prepare ## the read API with 10,000 series and 100,000 gaps (in the suite's database, emptied): latency of each endpoint
 	@$(TEST_ENV) $(TSX) bench/read-api.ts $(ARGS)
 
+bench-growth: prepare ## not in make test: live ingest and gap detection on top of a large COPY-loaded history, partitioned vs plain (ARGS='--bars 30000000', '--help'); ~15-30 min
+	@$(TSX) bench/growth.ts $(ARGS)
+
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts
 
