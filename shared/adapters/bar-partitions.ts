@@ -42,7 +42,14 @@ export interface BarPartition {
 
 export async function listBarPartitions(db: Knex): Promise<BarPartition[]> {
   const { rows } = await db.raw<{
-    rows: Array<{ name: string; from_ms: string | null; to_ms: string | null; is_default: boolean; est: number; bytes: string }>;
+    rows: Array<{
+      name: string;
+      from_ms: string | null;
+      to_ms: string | null;
+      is_default: boolean;
+      est: number;
+      bytes: string;
+    }>;
   }>(
     `SELECT p.partition_name AS name, (extract(epoch FROM p.from_utc) * 1000)::bigint AS from_ms,
             (extract(epoch FROM p.to_utc) * 1000)::bigint AS to_ms, p.is_default,
@@ -63,8 +70,10 @@ export async function listBarPartitions(db: Knex): Promise<BarPartition[]> {
 /** Heap, TOAST and index bytes of a table, summed over its partitions if it has any (0 if it does not exist). */
 export async function relationTotalBytes(db: Knex, table: string): Promise<number> {
   const { rows } = await db.raw<{ rows: Array<{ n: string }> }>(
-    'SELECT coalesce(sum(pg_total_relation_size(relid)), 0) AS n FROM pg_partition_tree(to_regclass(?))',
-    [table],
+    // pg_partition_tree lists nothing for a table that is not partitioned.
+    `SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(to_regclass(?))),
+                     pg_total_relation_size(to_regclass(?)), 0) AS n`,
+    [table, table],
   );
   return Number(rows[0]!.n);
 }
@@ -191,9 +200,12 @@ export class PartitionMaintenance {
       if (created > 0) this.log.info('created market_bars partitions', { created });
       const inDefault = await defaultPartitionRows(this.db);
       if (inDefault > 0)
-        this.log.warn('market_bars DEFAULT partition holds rows: bars outside every partition (make partitions ARGS=adopt-default)', {
-          rows: inDefault,
-        });
+        this.log.warn(
+          'market_bars DEFAULT partition holds rows: bars outside every partition (make partitions ARGS=adopt-default)',
+          {
+            rows: inDefault,
+          },
+        );
     } catch (err) {
       this.log.warn('market_bars partition maintenance failed; will retry', { err });
     }
@@ -223,7 +235,9 @@ export class PartitionMaintenance {
       registers: [registry],
       async collect() {
         await db
-          .raw<{ rows: Array<{ s: number | null }> }>('SELECT extract(epoch FROM max(to_utc))::float8 AS s FROM market_bar_partitions()')
+          .raw<{ rows: Array<{ s: number | null }> }>(
+            'SELECT extract(epoch FROM max(to_utc))::float8 AS s FROM market_bar_partitions()',
+          )
           .then(
             (r) => this.set(r.rows[0]?.s ?? 0),
             () => undefined,

@@ -125,7 +125,9 @@ export class LegacyMigrator {
     const tables = [...SIZED_TABLES, this.table];
     const { rows } = await this.knex.raw<{ rows: Array<{ t: string; bytes: string | null }> }>(
       // Summed over partitions: a partitioned parent (market_bars) has no storage of its own.
-      `SELECT t, (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(to_regclass(t))) AS bytes
+      // (pg_partition_tree lists nothing for a plain table.)
+      `SELECT t, coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(to_regclass(t))),
+                         pg_total_relation_size(to_regclass(t))) AS bytes
          FROM unnest(?::text[]) AS t`,
       [tables],
     );
