@@ -50,7 +50,11 @@ Options:
 
 const fmtTime = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().slice(0, 19) + 'Z');
 const fmtBytes = (n: number): string =>
-  n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
+  n >= 1 << 30
+    ? `${(n / (1 << 30)).toFixed(2)} GiB`
+    : n >= 1 << 20
+      ? `${(n / (1 << 20)).toFixed(1)} MiB`
+      : `${Math.round(n / 1024)} KiB`;
 const row = (p: BarPartition): string =>
   `${p.name.padEnd(24)} ${fmtTime(p.fromMs).padEnd(21)} ${fmtTime(p.toMs).padEnd(21)} ${String(
     Math.max(0, Math.round(p.rowsEstimate)),
@@ -58,7 +62,8 @@ const row = (p: BarPartition): string =>
 
 function parseTime(text: string, flag: string): number {
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw new ArgsError(`${flag} needs an ISO time such as 2024-01-01, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(ms))
+    throw new ArgsError(`${flag} needs an ISO time such as 2024-01-01, got ${JSON.stringify(text)}`);
   return ms;
 }
 
@@ -89,7 +94,9 @@ async function main(): Promise<void> {
   try {
     if (command === 'list') {
       out(`unit: ${await partitionUnit(knex)}`);
-      out(`${'partition'.padEnd(24)} ${'from (incl.)'.padEnd(21)} ${'to (excl.)'.padEnd(21)} ${'rows (est.)'.padStart(12)} ${'size'.padStart(11)}`);
+      out(
+        `${'partition'.padEnd(24)} ${'from (incl.)'.padEnd(21)} ${'to (excl.)'.padEnd(21)} ${'rows (est.)'.padStart(12)} ${'size'.padStart(11)}`,
+      );
       for (const p of await listBarPartitions(knex)) out(row(p));
       out(`rows in the DEFAULT partition: ${await defaultPartitionRows(knex)} (should be 0)`);
     } else if (command === 'ensure') {
