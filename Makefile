@@ -8,7 +8,7 @@ TSX := $(RUN) $(BIN)/tsx
 TEST_ENV := BI_PG_DATABASE=bar_ingest_test
 
 .PHONY: help deps up down status prepare demo test test-unit test-integration test-secure test-redis-cluster migrate-redis-keys up-secure lint typecheck format bench bench-smoke coverage ui browser bench-read-api bench-peer clean \
-	check-schemas migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline test-faults chaos chaos-smoke soak
+	check-schemas partitions retention bench-growth migrate-legacy legacy-report drop-legacy calendars calendars-seed calendars-reevaluate venues status-pipeline test-faults chaos chaos-smoke soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -130,6 +130,12 @@ venues: deps ## reference data: list, add and change venues (quote currencies), 
 status-pipeline: deps ## has the system caught up? consumer lag per group, unpublished gap changes, backfills in flight (ARGS='--json' or '--wait 120')
 	@$(TSX) scripts/pipeline-status.ts $(ARGS)
 
+partitions: deps ## market_bars time partitions: list (default), ARGS='ensure --from 2020-01-01', 'adopt-default', 'set-unit week' (ARGS='--help')
+	@$(TSX) scripts/partitions.ts $(ARGS)
+
+retention: deps ## opt-in: drop market_bars partitions older than OLDER_THAN='24 months'; a dry run unless APPLY=1
+	@$(TSX) scripts/partitions.ts retention --older-than "$(OLDER_THAN)" $(if $(APPLY),--apply)
+
 bench-smoke: deps up ## the benchmark at a tiny size: asserts it completes with the right counts (never timings)
 	@$(TSX) bench/run.ts --smoke
 
@@ -140,6 +146,9 @@ bench-read-api: prepare ## the read API with 10,000 series and 100,000 gaps (in 
 bench-peer: prepare ## the peer (Kafka Connect + Debezium JDBC sink) and the kafkajs ceilings beside bar-ingest on one dataset (ARGS='--help')
 	@scripts/stack.sh up connect
 	@$(TSX) bench/peer/run.ts $(ARGS); rc=$$?; scripts/stack.sh down connect; exit $$rc
+
+bench-growth: prepare ## not in make test: live ingest and gap detection on top of a large COPY-loaded history, partitioned vs plain (ARGS='--bars 30000000', '--help'); ~15-30 min
+	@$(TSX) bench/growth.ts $(ARGS)
 
 bench: prepare ## the benchmark: writes bench/results/<timestamp>.json and prints a table
 	@$(TSX) bench/run.ts

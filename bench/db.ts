@@ -10,6 +10,7 @@ import type { PgSettings } from '../shared/runtime/connections';
 import type { Plan } from './dataset';
 import { distinctBars, RUNS } from './dataset';
 import { ROOT } from './procs';
+import { relationTotalBytes } from '../shared/adapters/bar-partitions';
 
 /** Creates the database and its roles (scripts/stack.sh up postgres) and migrates it. */
 export function setUpDatabase(env: Record<string, string>, database: string): void {
@@ -229,8 +230,7 @@ export interface StorageResult {
 }
 
 async function totalSize(knex: Knex, table: string): Promise<number> {
-  const r = await knex.raw<{ rows: Array<{ n: string }> }>('SELECT pg_total_relation_size(?::regclass) AS n', [table]);
-  return Number(r.rows[0]!.n);
+  return relationTotalBytes(knex, table);
 }
 
 /**

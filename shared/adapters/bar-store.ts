@@ -74,7 +74,8 @@ const WRITE_FLUSH_SQL = `WITH runs AS (
         WHERE EXCLUDED.version_ts >= b.version_ts
           AND (b.open, b.high, b.low, b.close, b.volume) IS DISTINCT FROM
               (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
-       RETURNING (xmax = 0) AS inserted
+       -- A new row keeps revision 0, an update makes it at least 1 (xmax = 0 is refused on a partitioned table).
+       RETURNING (b.revision = 0) AS inserted
      ), coverage AS (
        -- Keeps market_series.start_utc/end_utc current; touches a row only when its coverage grows.
        UPDATE market_series s

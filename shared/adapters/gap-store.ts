@@ -88,7 +88,9 @@ export class GapStore {
       `SELECT v.idx, ${MS('b.ts_utc')} AS ts_ms
          FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(idx, id, after_ms, upto_ms)
          JOIN market_bars b ON b.series_id = v.id
-              AND (v.after_ms IS NULL OR b.ts_utc > ${TS} v.after_ms) AND b.ts_utc <= ${TS} v.upto_ms
+              -- Both bounds as plain comparisons (no OR): the index scan starts at after_ms instead of
+              -- filtering the series' whole history, and only the partitions of the range are read.
+              AND b.ts_utc > coalesce(${TS} v.after_ms, '-infinity') AND b.ts_utc <= ${TS} v.upto_ms
         ORDER BY v.idx, b.ts_utc`,
       [
         ranges.map((_, i) => i),

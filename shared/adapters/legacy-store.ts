@@ -13,6 +13,7 @@ import type { Catalog } from '../domain/bar';
 import { CONFLICT_RULE, VerificationReport } from '../domain/legacy';
 import { DbCatalog } from './catalog';
 import { migrateLatest } from './postgres';
+import { ensurePartitionsForRowsOf } from './bar-partitions';
 
 /** Tables whose sizes the report compares; the legacy bar table is added to these. */
 const SIZED_TABLES = ['market_bars', 'market_series', 'run_subscriptions', 'run_series', 'strategy_runs'];
@@ -92,7 +93,11 @@ export class LegacyStore {
   async tableSizes(): Promise<Record<string, number>> {
     const tables = [...SIZED_TABLES, this.table];
     const { rows } = await this.knex.raw<{ rows: Array<{ t: string; bytes: string | null }> }>(
-      `SELECT t, pg_total_relation_size(to_regclass(t)) AS bytes FROM unnest(?::text[]) AS t`,
+      // Summed over partitions: a partitioned parent (market_bars) has no storage of its own.
+      // (pg_partition_tree lists nothing for a plain table.)
+      `SELECT t, coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(to_regclass(t))),
+                         pg_total_relation_size(to_regclass(t))) AS bytes
+         FROM unnest(?::text[]) AS t`,
       [tables],
     );
     return Object.fromEntries(rows.filter((r) => r.bytes !== null).map((r) => [r.t, Number(r.bytes)]));
@@ -179,6 +184,8 @@ export class LegacyStore {
        WHERE series_id IS NOT NULL ON CONFLICT (series_id) DO NOTHING`,
     );
     await this.knex.raw(`UPDATE legacy_migration SET phase = 'BARS' WHERE id = 1`);
+    // Legacy bars are history older than the partitions the workers create around now.
+    await ensurePartitionsForRowsOf(this.knex, this.table);
   }
 
   /** Distinct bars handled so far, over every series. */

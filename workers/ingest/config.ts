@@ -6,6 +6,7 @@ import { CrashPlan, readCrashPlan } from '../../shared/runtime/crash-points';
 import { Level, readLogLevel } from '../../shared/runtime/log';
 import { HealthSettings, readHealthSettings } from '../../shared/runtime/health-settings';
 import { readMaxClockSkew, readMaxMessageBytes, readMinBarTime } from '../../shared/runtime/input-limits';
+import { PartitionMaintenanceSettings, readPartitionMaintenance } from '../../shared/runtime/partition-settings';
 
 export interface IngestConfig {
   connections: Connections;
@@ -32,6 +33,7 @@ export interface IngestConfig {
   crashAt: CrashPlan | undefined;
   /** Deprecated variables that are set, with what to do (logged at start). */
   deprecations: readonly string[];
+  partitions: PartitionMaintenanceSettings;
 }
 
 /** `exporter-a=Quantower/Binance,exporter-b=Quantower/Coinbase` -> a map by exporter id. */
@@ -137,6 +139,7 @@ export function readIngestConfig(env: EnvReader): IngestConfig {
     ),
     crashAt: readCrashPlan(env),
     deprecations: env.deprecations,
+    partitions: readPartitionMaintenance(env),
   };
   return config;
 }

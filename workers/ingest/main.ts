@@ -16,6 +16,7 @@ import { checkConnections } from '../../shared/adapters/preflight';
 import { DbCatalog } from '../../shared/adapters/catalog';
 import { loadWorkerCalendars } from '../../shared/adapters/calendar-store';
 import { SeriesDirectory, writeFlush } from '../../shared/adapters/bar-store';
+import { PartitionMaintenance } from '../../shared/adapters/bar-partitions';
 import { createLogger, Logger } from '../../shared/runtime/log';
 import { armCrash } from '../../shared/runtime/crash-points';
 import type { FatalError } from '../../shared/runtime/failures';
@@ -98,6 +99,10 @@ export async function startIngestWorker(
 
   const { registry, health } = createWorkerHealth('ingest', config.health);
   const metrics = new IngestMetrics(registry);
+  // market_bars partitions ahead of the bars (the worker role has no DDL: a SECURITY DEFINER function).
+  const partitions = new PartitionMaintenance(knex, config.partitions, log);
+  partitions.registerMetrics(registry);
+  await partitions.start();
   let stopping = false;
   const onFatal = hooks.onFatal ?? exitOnFatal(log);
   const fatal = (err: FatalError): void => {
@@ -194,6 +199,7 @@ export async function startIngestWorker(
       // Stop fetching, flush and commit what is held while still a group member (kafkajs drops
       // commits once the consumer is stopped), then leave the group.
       clearInterval(gapTimer);
+      await partitions.stop();
       probes.stop();
       consumer.pause([{ topic: c.topics.bars }]);
       await core.stop();
