@@ -18,6 +18,5 @@ COPY data ./data
 USER node
 STOPSIGNAL SIGTERM
 # node itself with tsx as a loader (signals reach the worker directly); the heap cap keeps RSS
-# bounded (V8 grows the heap lazily under a high allocation rate; the live data is far smaller);
-# the 32 MB semi-space lets a message's short-lived objects die young (less GC per message).
-CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=32", "--import", "tsx", "workers/ingest/main.ts"]
+# bounded (V8 grows the heap lazily under a high allocation rate; the live data is far smaller).
+CMD ["node", "--max-old-space-size=160", "--import", "tsx", "workers/ingest/main.ts"]

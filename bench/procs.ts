@@ -11,13 +11,12 @@ import { freePort, ROOT, WorkerProcess as Launched } from '../test/support/worke
 export { freePort, ROOT };
 
 /**
- * How the project runs the ingest worker (Dockerfile, README): the old-space cap because V8
- * otherwise lets the heap grow to several hundred MB under a high allocation rate although the
- * live data stays far below it; a larger young generation because nearly everything a message
- * allocates dies within its flush, and a 32 MB semi-space lets it die young instead of being
- * copied into old space (measured: worker CPU per message -11%, for about 30 MB of RSS).
+ * How the project runs a worker (Dockerfile, README): V8 otherwise lets the heap grow to several
+ * hundred MB under a high allocation rate although the live data stays far below this. (A larger
+ * young generation, --max-semi-space-size=32, was measured too: on an idle machine it saved no CPU
+ * per message and cost about 35 MB of RSS, so it is not recommended.)
  */
-export const RECOMMENDED_NODE_ARGS = ['--max-old-space-size=160', '--max-semi-space-size=32'];
+export const RECOMMENDED_NODE_ARGS = ['--max-old-space-size=160'];
 
 /** USER_HZ: the unit of /proc/<pid>/stat times, 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
