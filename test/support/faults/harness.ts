@@ -95,6 +95,23 @@ export class FleetProcess {
     this.child.kill(signal);
   }
 
+  /** Whether the current incarnation is alive (between an exit and its restart it is not). */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Until the current incarnation runs and has started: a signal sent to a worker that just died
+   * (the supervisor restarts it 1 s later) reaches nobody, so a fault aimed at it waits for this.
+   */
+  async alive(timeoutMs = 90_000): Promise<void> {
+    await waitFor(
+      () => this.running && this.logs.slice(this.startedAt).some((l) => l.includes(STARTED[this.kind])),
+      timeoutMs,
+      `${this.name} to be running again:\n${this.logs.slice(-15).join('\n')}`,
+    );
+  }
+
   /** SIGTERM (after SIGCONT, in case it is frozen) and the exit code; SIGKILL after `graceMs`. */
   async stop(graceMs = 45_000): Promise<number | null> {
     this.stopping = true;
