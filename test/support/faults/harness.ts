@@ -38,6 +38,8 @@ export class FleetProcess {
   private child!: ChildProcess;
   private exit!: Promise<number | null>;
   private stopping = false;
+  /** Set by SIGKILL or SIGTERM, cleared by the next spawn. */
+  private ending = false;
   private startedAt = 0;
 
   constructor(
@@ -50,6 +52,7 @@ export class FleetProcess {
 
   private spawn(): void {
     this.startedAt = this.logs.length;
+    this.ending = false;
     // node with tsx as a loader: a signal reaches the worker itself, not a CLI wrapper.
     this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, ENTRY[this.kind])], {
       cwd: ROOT,
@@ -92,12 +95,14 @@ export class FleetProcess {
   }
 
   signal(signal: NodeJS.Signals): void {
+    // Its exit is seen a moment later: until then the incarnation is already as good as gone.
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') this.ending = true;
     this.child.kill(signal);
   }
 
-  /** Whether the current incarnation is alive (between an exit and its restart it is not). */
+  /** Whether the current incarnation is alive and not told to end (between an exit and its restart it is not). */
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.ending && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /**
