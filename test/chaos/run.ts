@@ -183,7 +183,8 @@ export async function chaos(seed: number, minutes: number, faults: Fault[]): Pro
       if (wait > 0) await sleep(wait);
       if (stopFaults) return;
       const what = await inject(s, fleet, f).catch(
-        (err: unknown) => `${f.fault} FAILED to inject: ${(err as Error).message}`,
+        // The first line: a wait's message goes on with the worker's last log lines.
+        (err: unknown) => `${f.fault} FAILED to inject: ${(err as Error).message.split('\n')[0]}`,
       );
       injected.push(`${Math.round((Date.now() - started) / 1000)}s ${what}`);
       say(`fault: ${what}`);
