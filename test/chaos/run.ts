@@ -83,6 +83,11 @@ export function schedule(seed: number, seconds: number, faults: Fault[]): Schedu
 async function inject(s: Scenario, fleet: Fleet, f: Scheduled): Promise<string> {
   const ingest = fleet.of('ingest');
   const worker = ingest[f.target % ingest.length]!;
+  const continuity = fleet.of('continuity')[f.target % 2]!;
+  // Two faults can fall due together (one that takes long delays the next): a signal to a worker
+  // that has just died would reach nobody, yet be reported as injected.
+  if (f.fault.endsWith('-ingest')) await worker.alive();
+  if (f.fault === 'sigkill-continuity') await continuity.alive();
   switch (f.fault) {
     case 'sigterm-ingest':
       worker.signal('SIGTERM');
@@ -97,11 +102,9 @@ async function inject(s: Scenario, fleet: Fleet, f: Scheduled): Promise<string> 
       worker.signal('SIGCONT');
       return `SIGSTOP ${worker.name} (pid ${pid}) for 10 s (session timeout 6 s), then SIGCONT`;
     }
-    case 'sigkill-continuity': {
-      const c = fleet.of('continuity')[f.target % 2]!;
-      c.signal('SIGKILL');
-      return `SIGKILL ${c.name} (pid ${c.pid}); restarted by the supervisor`;
-    }
+    case 'sigkill-continuity':
+      continuity.signal('SIGKILL');
+      return `SIGKILL ${continuity.name} (pid ${continuity.pid}); restarted by the supervisor`;
     case 'pg-terminate': {
       const n = await superuserSql(
         `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -180,7 +183,8 @@ export async function chaos(seed: number, minutes: number, faults: Fault[]): Pro
       if (wait > 0) await sleep(wait);
       if (stopFaults) return;
       const what = await inject(s, fleet, f).catch(
-        (err: unknown) => `${f.fault} FAILED to inject: ${(err as Error).message}`,
+        // The first line: a wait's message goes on with the worker's last log lines.
+        (err: unknown) => `${f.fault} FAILED to inject: ${(err as Error).message.split('\n')[0]}`,
       );
       injected.push(`${Math.round((Date.now() - started) / 1000)}s ${what}`);
       say(`fault: ${what}`);

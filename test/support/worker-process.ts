@@ -54,6 +54,8 @@ export class WorkerProcess {
   private child!: ChildProcess;
   private exit!: Promise<number | null>;
   private stopping = false;
+  /** Set by SIGKILL or SIGTERM, cleared by the next spawn: the process is as good as gone. */
+  private ending = false;
 
   constructor(private readonly options: WorkerProcessOptions) {
     this.kind = options.kind ?? 'ingest';
@@ -63,6 +65,7 @@ export class WorkerProcess {
 
   private spawn(): void {
     this.startedAt = undefined;
+    this.ending = false;
     const { env, healthPort, nodeArgs = [], maxLogLines = 50_000 } = this.options;
     this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, ENTRY[this.kind])], {
       cwd: ROOT,
@@ -122,7 +125,27 @@ export class WorkerProcess {
 
   /** Sends a signal to the current process (SIGSTOP/SIGCONT freeze and thaw it). */
   signal(signal: NodeJS.Signals): void {
+    // Its exit is seen a moment later: until then the process is already as good as gone.
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') this.ending = true;
     this.child.kill(signal);
+  }
+
+  /** Whether the current process is alive and not told to end (between an exit and its restart it is not). */
+  get running(): boolean {
+    return !this.ending && !this.hasExited;
+  }
+
+  /**
+   * Until the current process runs and has started: a signal sent to a worker that just died (a
+   * supervisor restarts it 1 s later) reaches nobody, so a fault aimed at it waits for this.
+   */
+  async alive(timeoutMs = this.options.startTimeoutMs ?? 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(this.running && this.startedAt !== undefined)) {
+      if (Date.now() > deadline)
+        throw new Error(`${this.name} not running again within ${timeoutMs} ms:\n${this.tail()}`);
+      await sleep(20);
+    }
   }
 
   /** Ends it with `signal` (no restart) and resolves with the exit code (null when the signal ended it). */

@@ -303,29 +303,41 @@ export function planStream(o: PlanOptions): StreamPlan {
   }
   for (const p of poisons) phase1.messages.splice(Math.floor(rnd() * phase1.messages.length), 0, { poison: p });
 
-  // Late bars: at most one per hole per phase (see the module comment).
+  // Late bars: at most one per detected gap per phase (see the module comment). A late bar inside a
+  // hole splits what is missing of it in two pieces, but the gap keeps its detected range, so the
+  // pieces of one hole still count as one gap: `origin` names the hole a piece came from.
+  const origins = new Map<PlannedSeries, Array<[number, number, number]>>(
+    [...holes].map(([s, list]) => [s, list.map(([a, b]): [number, number, number] => [a, b, a])]),
+  );
   const lateBars = (): PlannedMessage[] => {
     const out: PlannedMessage[] = [];
-    for (const s of series)
-      for (const [a, b] of holes.get(s)!) {
+    for (const s of series) {
+      const lateIn = new Set<number>();
+      for (const [a, b, origin] of origins.get(s)!) {
         if (rnd() < 0.5) continue;
         const i = a + Math.floor(rnd() * (b - a));
+        // Drawn before the check so that plans which never had two were planned as before.
+        if (lateIn.has(origin)) continue;
+        lateIn.add(origin);
         out.push({ bar: planBar(s, start, i, pick(runs)) });
         // The hole no longer has that bar missing.
+        const pieces = origins.get(s)!.flatMap(([x, y, o]): Array<[number, number, number]> =>
+          x === a && y === b
+            ? (
+                [
+                  [a, i, o],
+                  [i + 1, b, o],
+                ] as Array<[number, number, number]>
+              ).filter(([p, q]) => q > p)
+            : [[x, y, o]],
+        );
+        origins.set(s, pieces);
         holes.set(
           s,
-          holes.get(s)!.flatMap(([x, y]): Array<[number, number]> =>
-            x === a && y === b
-              ? (
-                  [
-                    [a, i],
-                    [i + 1, b],
-                  ] as Array<[number, number]>
-                ).filter(([p, q]) => q > p)
-              : [[x, y]],
-          ),
+          pieces.map(([x, y]): [number, number] => [x, y]),
         );
       }
+    }
     return out;
   };
   const corrections = (bump: number): PlannedMessage[] => {
