@@ -75,6 +75,10 @@ class Recorder {
   commits: OffsetToCommit[][] = [];
   states: PipelineState[] = [];
   writeFailure: (rows: BarRow[]) => unknown = () => undefined;
+  /** The row count of every write, in order. */
+  flushSizes: number[] = [];
+  /** Awaited before the n-th write (1-based) goes ahead: holds the writer busy. */
+  writeGate: (n: number) => Promise<void> | undefined = () => undefined;
 
   ports(): IngestPorts {
     return {
@@ -83,6 +87,8 @@ class Recorder {
       resolveSeries: async (series) =>
         new Map(series.map((s, i) => [`${s.provider}|${s.venue}|${s.symbol}|${s.timeframe}`, i + 1])),
       write: async (rows) => {
+        this.flushSizes.push(rows.length);
+        await this.writeGate(this.flushSizes.length);
         const failure = this.writeFailure(rows);
         if (failure) throw failure;
         this.rows.push(...rows);
@@ -131,69 +137,30 @@ describe('ingest core: the flush pipeline and its failures', () => {
 
   it('batches adaptively: writes at once when the writer is free, and gathers what arrives while it is busy', async () => {
     const r = new Recorder();
-    const flushSizes: number[] = [];
     let release: () => void = () => undefined;
     const firstWrite = new Promise<void>((resolve) => (release = resolve));
-    const ports = r.ports();
-    const write = ports.write;
     // The first write waits until released; a count or a timer alone would never flush 3 messages.
-    const c = new IngestCore(
-      {
-        ...ports,
-        write: async (rows, spans) => {
-          flushSizes.push(rows.length);
-          if (flushSizes.length === 1) await firstWrite;
-          return write(rows, spans);
-        },
-      },
-      {
-        flushMaxMessages: 1_000,
-        flushMaxWaitMs: 60_000,
-        maxPendingMessages: 10_000,
-        retryInitialMs: 1,
-        retryMaxMs: 4,
-        now: () => NOW,
-      },
-      silentLogger,
-    );
+    r.writeGate = (n) => (n === 1 ? firstWrite : undefined);
+    const c = core(r, { flushMaxWaitMs: 60_000 });
     await c.submit([0, 1, 2].map((i) => message(i, bar(i))));
-    await waitUntil(() => flushSizes.length === 1);
+    await waitUntil(() => r.flushSizes.length === 1);
     // The writer is busy: these gather into one flush instead of three.
     for (const start of [3, 103, 203]) {
       await c.submit(Array.from({ length: 100 }, (_, i) => message(start + i, bar(start + i))));
     }
-    expect(flushSizes).to.deep.equal([3]);
+    expect(r.flushSizes).to.deep.equal([3]);
     release();
     await c.idle();
-    expect(flushSizes).to.deep.equal([3, 300]);
+    expect(r.flushSizes).to.deep.equal([3, 300]);
     expect(r.commits.at(-1)).to.deep.equal([{ topic: 'bars', partition: 0, offset: '303' }]);
   });
 
   it('caps a flush at flushMaxMessages however much is waiting', async () => {
     const r = new Recorder();
-    const flushSizes: number[] = [];
-    const write = r.ports().write;
-    const c = new IngestCore(
-      {
-        ...r.ports(),
-        write: async (rows, spans) => {
-          flushSizes.push(rows.length);
-          return write(rows, spans);
-        },
-      },
-      {
-        flushMaxMessages: 40,
-        flushMaxWaitMs: 60_000,
-        maxPendingMessages: 10_000,
-        retryInitialMs: 1,
-        retryMaxMs: 4,
-        now: () => NOW,
-      },
-      silentLogger,
-    );
+    const c = core(r, { flushMaxMessages: 40, flushMaxWaitMs: 60_000 });
     await c.submit(Array.from({ length: 100 }, (_, i) => message(i, bar(i))));
     await c.idle();
-    expect(flushSizes).to.deep.equal([40, 40, 20]);
+    expect(r.flushSizes).to.deep.equal([40, 40, 20]);
     expect(r.rows).to.have.length(100);
   });
 
