@@ -31,6 +31,8 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createKafka, ensureTopics, topicSpecs } from '../shared/adapters/kafka';
 import { listBarPartitions, relationTotalBytes } from '../shared/adapters/bar-partitions';
+import { WRITE_FLUSH_SQL, writeFlushParameters } from '../shared/adapters/bar-store';
+import type { BarRow } from '../shared/domain/flush';
 import { createKnex, migrateLatest, MIGRATIONS_DIR, pgConnectionOptions } from '../shared/adapters/postgres';
 import { RegistryCodec } from '../shared/adapters/registry';
 import { ArgsError, parseArgs } from '../shared/runtime/args';
@@ -417,7 +419,7 @@ async function loadHistory(store: Store, fromMs: number, toMs: number): Promise<
   return result;
 }
 
-/** The upsert of bar-store.ts for one existing and one new bar, EXPLAINed and rolled back; and what it touched. */
+/** The flush statement of bar-store.ts for one existing and one new bar, EXPLAINed and rolled back; and what it touched. */
 async function explainUpsert(
   store: Store,
   existingMs: number,
@@ -433,23 +435,21 @@ async function explainUpsert(
   await client.connect();
   try {
     await client.query('BEGIN');
+    // The worker's own statement (bar-store.ts), for one existing and one new bar.
+    const bar = (tsMs: number): BarRow => ({
+      seriesId: id,
+      tsMs,
+      open: 1,
+      high: 2,
+      low: 0.5,
+      close: 1.5,
+      volume: 9,
+      source: 'LIVE',
+      versionMs: Date.now(),
+    });
     const explain = await client.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
-       INSERT INTO market_bars AS b (series_id, ts_utc, open, high, low, close, volume, source, version_ts)
-       SELECT series_id, to_timestamp(ts_ms / 1000.0), 1, 2, 0.5, 1.5, 9, 'LIVE', now()
-         FROM unnest($1::bigint[], $2::bigint[]) AS v(series_id, ts_ms)
-       ON CONFLICT (series_id, ts_utc) DO UPDATE
-          SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-              volume = EXCLUDED.volume, source = EXCLUDED.source, version_ts = EXCLUDED.version_ts,
-              revision = b.revision + 1, updated_at = now()
-        WHERE EXCLUDED.version_ts >= b.version_ts
-          AND (b.open, b.high, b.low, b.close, b.volume) IS DISTINCT FROM
-              (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
-       RETURNING (b.revision = 0) AS inserted`,
-      [
-        [id, id],
-        [existingMs, newMs],
-      ],
+      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${WRITE_FLUSH_SQL}`,
+      writeFlushParameters([bar(existingMs), bar(newMs)], []),
     );
     // What this transaction did to each relation: only the partition of the two bars should appear.
     const touched = await client.query(

@@ -244,8 +244,11 @@ export class Bench {
     const procs: WorkerProcess[] = [];
     try {
       for (let i = 0; i < workers; i++) procs.push(await WorkerProcess.start(env, this.nodeArgs));
-      const startedAt = Math.min(...(await Promise.all(procs.map((p) => p.started()))));
-      const cpuAtStart = procs.reduce((a, p) => a + p.cpuSeconds(), 0);
+      // Each worker's CPU from its own start-up done: a worker started first may do most of the work
+      // before the last one is up.
+      const starts = await Promise.all(procs.map(async (p) => ({ at: await p.started(), cpu: p.cpuSeconds() })));
+      const startedAt = Math.min(...starts.map((s) => s.at));
+      const cpuAtStart = starts.reduce((a, s) => a + s.cpu, 0);
       await waitForLag0(this.admin, stream.topic, groupId, timeoutMs, procs);
       const cpuSeconds = procs.reduce((a, p) => a + p.cpuSeconds(), 0) - cpuAtStart;
       const counts = await storedCounts(this.knex);

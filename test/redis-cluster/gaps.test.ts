@@ -64,7 +64,7 @@ describe('gap detection on a 3-master Redis Cluster', function () {
     const calls0 = await Promise.all(nodes.map(scriptCalls));
     const crossSlot0 = sum(await Promise.all(nodes.map((n) => errorReplies(n, 'CROSSSLOT'))));
 
-    const worker = await ctx.startWorker({ BI_FLUSH_MAX_BARS: '400' });
+    const worker = await ctx.startWorker({ BI_FLUSH_MAX_MESSAGES: '400' });
     await ctx.publish(phase(0, 40, (k, i) => i >= 10 + k && i < 13 + k));
     await ctx.waitForLag0();
     await ctx.publish(phase(45, 60, () => false));

@@ -12,11 +12,15 @@ import { EXPORTER_HEADER, KafkaRecord } from '../../shared/contract';
 import { RejectCode } from '../../shared/domain/errors';
 import { accept, AcceptedBar, BarRow, planFlush, RunSpan, WriteResult } from '../../shared/domain/flush';
 import type { SeriesIdentity } from '../../shared/domain/series';
-import { backoffDelays, DependencyHealth, HealthReport } from '../../shared/runtime/dependency-health';
+import {
+  DependencyHealth,
+  HealthReport,
+  RetryAbandoned,
+  retryDependency,
+} from '../../shared/runtime/dependency-health';
 import {
   classifyFailure,
   describeFailure,
-  EXIT_OUTAGE_BUDGET,
   FailureClass,
   FatalError,
   commitUnlessRebalanced,
@@ -144,7 +148,6 @@ interface Offender {
   reason: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r));
 const DECODE_SLICE = 256;
 
@@ -645,41 +648,30 @@ export class IngestCore {
   }
 
   /**
-   * Runs `step` until it succeeds, backing off with jitter while a dependency fails. Only
-   * transient failures are retried; anything else is the caller's to classify. Past the outage
-   * budget the worker stops loudly; at shutdown it gives up at once.
+   * Runs `step` until it succeeds, backing off with jitter while a dependency fails
+   * (retryDependency: only transient failures are retried; past the outage budget the worker stops
+   * loudly). At shutdown it gives up at once, and the flush is redelivered to the next owner.
    */
   private async retrying<T>(step: string, fn: () => Promise<T>): Promise<T> {
-    const delays = backoffDelays(this.options.retryInitialMs, this.options.retryMaxMs);
     let looping = false;
     try {
-      for (;;) {
-        try {
-          const value = await fn();
-          const failedForMs = this.dependencyHealth.recovered(step);
-          if (failedForMs !== undefined) this.log.info('dependency recovered', { step, failedForMs });
-          return value;
-        } catch (err) {
-          if (classifyFailure(err) !== 'transient') throw err;
-          if (this.stopping) throw new ShutdownError();
+      return await retryDependency(step, fn, {
+        health: this.dependencyHealth,
+        initialMs: this.options.retryInitialMs,
+        maxMs: this.options.retryMaxMs,
+        log: this.log,
+        logLevel: 'error',
+        isStopping: () => this.stopping,
+        onRetry: (failing) => {
           if (!looping) {
             looping = true;
             this.retryLoops += 1;
           }
-          this.metrics.dependencyFailed(step);
-          this.dependencyHealth.failed(step, describeFailure(err));
-          if (this.dependencyHealth.outageBudgetSpent()) {
-            throw new FatalError(
-              `a dependency has failed for ${Math.round(this.dependencyHealth.failingForMs() / 1000)} s, past the outage budget (BI_OUTAGE_BUDGET_MS): ${describeFailure(err)}`,
-              err,
-              EXIT_OUTAGE_BUDGET,
-            );
-          }
-          const delay = delays();
-          this.log.error('dependency failed, retrying', { step, err: describeFailure(err), retryInMs: delay });
-          await sleep(delay);
-        }
-      }
+          this.metrics.dependencyFailed(failing);
+        },
+      });
+    } catch (err) {
+      throw err instanceof RetryAbandoned ? new ShutdownError() : err;
     } finally {
       if (looping) this.retryLoops -= 1;
     }
