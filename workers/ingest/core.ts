@@ -412,10 +412,9 @@ export class IngestCore {
    */
   private schedule(): void {
     if (this.queue.length === 0) return;
-    if (this.queue.length >= this.options.flushMaxMessages || this.writers === 0) {
-      if (this.writers === 0 && this.queue.length < this.options.flushMaxMessages) this.kickSoon();
-      else this.kick();
-    } else if (!this.timer) {
+    if (this.queue.length >= this.options.flushMaxMessages) this.kick();
+    else if (this.writers === 0) this.kickSoon();
+    else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.kick();
