@@ -35,7 +35,7 @@ import { WRITE_FLUSH_SQL, writeFlushParameters } from '../shared/adapters/bar-st
 import type { BarRow } from '../shared/domain/flush';
 import { createKnex, migrateLatest, MIGRATIONS_DIR, pgConnectionOptions } from '../shared/adapters/postgres';
 import { RegistryCodec } from '../shared/adapters/registry';
-import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
 import { EnvReader } from '../shared/runtime/config';
 import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
@@ -604,10 +604,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`growth bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('growth bench', USAGE, main);

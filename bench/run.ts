@@ -15,7 +15,7 @@ import { EnvReader } from '../shared/runtime/config';
 import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
-import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
 import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
 import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
@@ -611,15 +611,5 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof ArgsError) {
-        process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runCommand('bench', USAGE, main);
 }

@@ -19,7 +19,7 @@ import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
-import { ArgsError, parseArgs } from '../shared/runtime/args';
+import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
 import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder } from './dataset';
 import { setUpDatabase, truncateData } from './db';
@@ -219,15 +219,5 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof ArgsError) {
-        process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`soak failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runCommand('soak', USAGE, main);
 }

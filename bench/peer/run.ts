@@ -12,7 +12,7 @@ import { createKafka } from '../../shared/adapters/kafka';
 import { EnvReader } from '../../shared/runtime/config';
 import { readConnections } from '../../shared/runtime/connections';
 import { silentLogger } from '../../shared/runtime/log';
-import { ArgsError, parseArgs } from '../../shared/runtime/args';
+import { ArgsError, parseArgs, runCommand } from '../../shared/runtime/args';
 import { readIngestConfig } from '../../workers/ingest/config';
 import { makePlan } from '../dataset';
 import { expectedVolumeSum, setUpDatabase } from '../db';
@@ -304,14 +304,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ArgsError) {
-      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`bench-peer failed: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('bench-peer', USAGE, main);

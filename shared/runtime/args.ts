@@ -48,3 +48,22 @@ export function parseArgsOrExit<T extends Record<string, number | string | boole
     process.exit(2);
   }
 }
+
+/**
+ * Runs a command's async main and exits with its code: a bad argument (ArgsError) prints the
+ * reason and the usage and exits 2; any other failure prints `<name> failed` with the stack and
+ * exits 1.
+ */
+export function runCommand(name: string, usage: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof ArgsError) {
+        process.stderr.write(`${err.message}\n\n${usage}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -13,7 +13,7 @@ import { collectState, compareState, verdictLine } from '../support/faults/compa
 import { CommitLog, Fleet, stackService, superuserSql, waitApplied } from '../support/faults/harness';
 import { expectedState, planStream, prng } from '../support/faults/plan';
 import { BACKFILL_KINDS, Scenario } from '../support/faults/scenario';
-import { ArgsError, parseArgs } from '../../shared/runtime/args';
+import { ArgsError, parseArgs, runCommand } from '../../shared/runtime/args';
 
 type Fault =
   | 'sigterm-ingest'
@@ -251,15 +251,5 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof ArgsError) {
-        process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`chaos failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runCommand('chaos', USAGE, main);
 }
