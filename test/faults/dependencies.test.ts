@@ -31,22 +31,35 @@ describe('faults: dependencies', function () {
 
   it('worker connections killed with pg_terminate_backend mid-flush, three times', async () => {
     s = await new Scenario().setup({ ingest: 2 });
-    let killed = 0;
-    await s.run(plan, async (phase) => {
-      if (phase !== 0) return;
-      for (let round = 0; round < 3; round++) {
-        const before = await storedBars();
-        await waitFor(async () => (await storedBars()) > before, 60_000, 'bars being stored');
-        killed += Number(
-          await superuserSql(
-            `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    const killedPerRound: number[] = [];
+    await s.run(
+      plan,
+      async (phase) => {
+        if (phase !== 0) return;
+        for (let round = 0; round < 3; round++) {
+          const before = await storedBars();
+          await waitFor(async () => (await storedBars()) > before, 60_000, 'bars being stored');
+          killedPerRound.push(
+            Number(
+              await superuserSql(
+                `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
               WHERE usename = '${WORKER_ROLE}' AND datname = current_database()`,
-          ),
-        );
-        await sleep(500);
-      }
-    });
-    expect(killed).to.be.greaterThan(0);
+              ),
+            ),
+          );
+          await sleep(500);
+        }
+      },
+      // Published over about 20 s: a fleet that drains the phase in two seconds leaves nothing in
+      // flight for the second and third kill.
+      { ratePerSec: 250 },
+    );
+    // Three real kills, each while the fleet was storing bars.
+    expect(killedPerRound).to.have.length(3);
+    expect(
+      killedPerRound.every((n) => n > 0),
+      `connections killed per round: ${killedPerRound}`,
+    ).to.equal(true);
     expect((await s.verdict(expected)).details).to.deep.equal([]);
   });
 
