@@ -25,13 +25,19 @@ describe('faults: worker processes', function () {
       s = await new Scenario({ BI_FLUSH_MAX_MESSAGES: '500', BI_MAX_PENDING_MESSAGES: '1000' }).setup({ ingest: 1 });
       let storedAtStop = -1;
       let exitCode: number | null = -1;
-      await s.run(plan, async (phase) => {
-        if (phase !== 0) return;
-        await waitFor(async () => (await storedBars()) >= phase0Bars / 4, 120_000, 'a quarter of the bars');
-        exitCode = await s.fleet.remove(s.fleet.of('ingest')[0]!);
-        storedAtStop = await storedBars();
-        await s.fleet.startAndWait('ingest');
-      });
+      await s.run(
+        plan,
+        async (phase) => {
+          if (phase !== 0) return;
+          await waitFor(async () => (await storedBars()) >= phase0Bars / 4, 120_000, 'a quarter of the bars');
+          exitCode = await s.fleet.remove(s.fleet.of('ingest')[0]!);
+          storedAtStop = await storedBars();
+          await s.fleet.startAndWait('ingest');
+        },
+        // Spread over several seconds: the worker drains the whole phase in about one, and the stop
+        // must land while bars are still arriving.
+        { ratePerSec: 1_500 },
+      );
       expect(exitCode, 'a graceful stop exits 0').to.equal(0);
       expect(storedAtStop).to.be.below(phase0Bars);
       expect((await s.verdict(expected)).details).to.deep.equal([]);

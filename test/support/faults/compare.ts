@@ -25,13 +25,15 @@ export interface ActualState {
     kind: string;
     status: string;
     unpublished: boolean;
+    /** Changes the gap has had (each one DataGap event, numbered 1..eventVersion). */
+    eventVersion: number;
   }>;
   /** Latest DataGap event per gap_id, as `from to missing kind status`. */
   latestEvents: Map<string, string>;
   /** DataGap events per gap_id (at least once: a crash between send and mark repeats one). */
   eventsPerGap: Map<string, number>;
-  /** Every DataGap event of each gap_id, in order, as `from to missing kind status`. */
-  events: Map<string, string[]>;
+  /** The version of every DataGap event of each gap_id, in the order delivered. */
+  eventVersions: Map<string, number[]>;
   deadLetters: Array<{ code: string; identity: string; source: string }>;
   claimsLeft: number;
 }
@@ -135,10 +137,11 @@ export async function collectState(
       kind: string;
       status: string;
       unpublished: boolean;
+      event_version: number;
     }>;
   }>(
     `SELECT g.gap_id, s.venue, s.symbol, g.from_utc, g.to_utc, g.missing_bars, g.remaining_bars, g.kind, g.status,
-            g.event_version > g.published_version AS unpublished
+            g.event_version > g.published_version AS unpublished, g.event_version
        FROM data_gaps g JOIN market_series s ON s.id = g.series_id`,
   );
   const gaps = g.rows.map((r) => ({
@@ -152,11 +155,12 @@ export async function collectState(
     kind: r.kind,
     status: r.status,
     unpublished: r.unpublished,
+    eventVersion: Number(r.event_version),
   }));
 
   const latestEvents = new Map<string, string>();
   const eventsPerGap = new Map<string, number>();
-  const events = new Map<string, string[]>();
+  const eventVersions = new Map<string, number[]>();
   const total = await ctx.messagesOn(ctx.topics.gaps);
   if (total > 0) {
     for (const m of await ctx.readAll(ctx.topics.gaps, total, 60_000)) {
@@ -164,7 +168,7 @@ export async function collectState(
       const id = String(e.gap_id);
       const text = `${e.from_utc} ${e.to_utc} ${e.missing_bars} ${e.kind} ${e.status}`;
       latestEvents.set(id, text);
-      events.set(id, [...(events.get(id) ?? []), text]);
+      eventVersions.set(id, [...(eventVersions.get(id) ?? []), Number(e.version)]);
       eventsPerGap.set(id, (eventsPerGap.get(id) ?? 0) + 1);
     }
   }
@@ -202,7 +206,7 @@ export async function collectState(
   } finally {
     redis.disconnect();
   }
-  return { bars, subscriptions, gaps, latestEvents, eventsPerGap, events, deadLetters, claimsLeft };
+  return { bars, subscriptions, gaps, latestEvents, eventsPerGap, eventVersions, deadLetters, claimsLeft };
 }
 
 /** Every difference between what a clean run must leave and what is there. */
