@@ -100,7 +100,7 @@ const T0 = Date.now();
 const say = (msg: string): void =>
   void process.stderr.write(`[bench ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 
-interface ThroughputResult {
+export interface ThroughputResult {
   messages: number;
   distinct: number;
   workers: number;
