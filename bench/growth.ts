@@ -55,7 +55,7 @@ Usage: tsx bench/growth.ts [options]     (make bench-growth ARGS='...')
   --messages N          pre-produced live messages the throughput run catches up on (default 200000)
   --rate N              bars/s of the latency run (default 5000)
   --latency-seconds N   seconds of publishing at --rate (default 20)
-  --flush N             BI_FLUSH_MAX_BARS of the workers (default 1000)
+  --flush N             BI_FLUSH_MAX_MESSAGES of the workers (default 1000)
   --stores LIST         partitioned,flat (default both, in that order)
   --out DIR             results directory (default bench/results)
   --help
@@ -270,7 +270,7 @@ async function produceAll(producer: Producer, topic: string, messages: Message[]
 function workerEnv(env: Record<string, string>, flush: number): Record<string, string> {
   const group = `${env.BI_TOPIC_PREFIX}ingest-${crypto.randomBytes(2).toString('hex')}`;
   // Continuity state of its own: seeded from PostgreSQL (the last stored bar of each series).
-  return { ...env, BI_INGEST_GROUP_ID: group, BI_REDIS_NAMESPACE: `${group}:`, BI_FLUSH_MAX_BARS: String(flush) };
+  return { ...env, BI_INGEST_GROUP_ID: group, BI_REDIS_NAMESPACE: `${group}:`, BI_FLUSH_MAX_MESSAGES: String(flush) };
 }
 
 async function measure(
@@ -367,8 +367,9 @@ async function loadHistory(store: Store, fromMs: number, toMs: number): Promise<
   await client.connect();
   const started = performance.now();
   let rows = 0;
-  // Without the foreign key's per-row check during the load (re-added and validated in one scan after).
-  await store.knex.raw('ALTER TABLE market_bars DROP CONSTRAINT market_bars_series_id_foreign');
+  // Without the foreign key's per-row check during the load (re-added and validated in one scan after;
+  // IF EXISTS: an interrupted run leaves it dropped).
+  await store.knex.raw('ALTER TABLE market_bars DROP CONSTRAINT IF EXISTS market_bars_series_id_foreign');
   try {
     const stream = client.query(
       copyFrom(
