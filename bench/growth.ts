@@ -35,7 +35,7 @@ import { WRITE_FLUSH_SQL, writeFlushParameters } from '../shared/adapters/bar-st
 import type { BarRow } from '../shared/domain/flush';
 import { createKnex, migrateLatest, MIGRATIONS_DIR, pgConnectionOptions } from '../shared/adapters/postgres';
 import { RegistryCodec } from '../shared/adapters/registry';
-import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
+import { ArgsError, parseArgsOrExit, runCommand } from '../shared/runtime/args';
 import { EnvReader } from '../shared/runtime/config';
 import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
@@ -72,7 +72,6 @@ const DEFAULTS = {
   flush: 1000,
   stores: 'partitioned,flat',
   out: path.join(ROOT, 'bench/results'),
-  help: false,
 };
 
 const MIGRATION = '20261127000020_partitioned_market_bars.ts';
@@ -548,21 +547,11 @@ async function runStore(kind: StoreKind, o: typeof DEFAULTS, nowMs: number) {
 }
 
 async function main(): Promise<number> {
-  let o: typeof DEFAULTS;
-  try {
-    o = parseArgs(process.argv.slice(2), DEFAULTS);
-    if (o.help) {
-      process.stdout.write(USAGE + '\n');
-      return 0;
-    }
+  const o = parseArgsOrExit(process.argv.slice(2), DEFAULTS, USAGE, (a) => {
     for (const k of ['bars', 'steps', 'messages', 'rate', 'latencySeconds', 'flush'] as const)
-      if (!Number.isInteger(o[k]) || o[k] < (k === 'bars' ? 0 : 1))
+      if (!Number.isInteger(a[k]) || a[k] < (k === 'bars' ? 0 : 1))
         throw new ArgsError(`--${k} must be a positive integer`);
-  } catch (err) {
-    if (!(err instanceof ArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-    return 2;
-  }
+  });
   const stores = o.stores.split(',').map((s) => s.trim()) as StoreKind[];
   if (stores.some((s) => s !== 'partitioned' && s !== 'flat')) {
     process.stderr.write(`--stores takes partitioned and/or flat\n`);

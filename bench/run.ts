@@ -15,7 +15,7 @@ import { EnvReader } from '../shared/runtime/config';
 import { Connections, readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
-import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
+import { ArgsError, parseArgsOrExit, runCommand } from '../shared/runtime/args';
 import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder, makePlan, Plan, planMessages, produce } from './dataset';
 import { copyBaseline, CopyResult, oldWayBaseline, OldWayResult, setUpDatabase, storage, StorageResult } from './db';
@@ -78,7 +78,6 @@ const DEFAULTS = {
   database: '',
   skipSetup: false,
   out: path.join(ROOT, 'bench/results'),
-  help: false,
 };
 type Options = typeof DEFAULTS;
 const SCENARIOS = ['matrix', 'baselines', 'growth', 'latency', 'soak'];
@@ -436,12 +435,7 @@ function table(r: Results): string {
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const o = parseArgs(argv, DEFAULTS);
+  const o = parseArgsOrExit(process.argv.slice(2), DEFAULTS, USAGE);
   const smoke = o.smoke;
   const sizes = smoke ? [20_000] : nums(o.sizes);
   const matrixSize = smoke ? 20_000 : o.matrixSize || sizes[Math.floor(sizes.length / 2)]!;

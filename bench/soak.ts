@@ -19,7 +19,7 @@ import { EnvReader } from '../shared/runtime/config';
 import { readConnections } from '../shared/runtime/connections';
 import { silentLogger } from '../shared/runtime/log';
 import { DEFAULT_FLUSH_MAX_MESSAGES } from '../shared/runtime/pipeline-settings';
-import { ArgsError, parseArgs, runCommand } from '../shared/runtime/args';
+import { ArgsError, parseArgsOrExit, runCommand } from '../shared/runtime/args';
 import { registerSchemas } from '../shared/adapters/provisioning';
 import { FastEncoder } from './dataset';
 import { setUpDatabase, truncateData } from './db';
@@ -191,20 +191,21 @@ Usage: tsx bench/soak.ts [--minutes M] [--rate N] [--flush N] [--database NAME] 
   --out DIR       where the JSON goes (default bench/results)`;
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const o = parseArgs(argv, {
-    minutes: 10,
-    rate: 2000,
-    flush: DEFAULT_FLUSH_MAX_MESSAGES,
-    database: 'bar_ingest_bench',
-    skipSetup: false,
-    out: path.join(ROOT, 'bench/results'),
-  });
-  if (o.minutes <= 0 || o.rate <= 0) throw new ArgsError('--minutes and --rate must be positive');
+  const o = parseArgsOrExit(
+    process.argv.slice(2),
+    {
+      minutes: 10,
+      rate: 2000,
+      flush: DEFAULT_FLUSH_MAX_MESSAGES,
+      database: 'bar_ingest_bench',
+      skipSetup: false,
+      out: path.join(ROOT, 'bench/results'),
+    },
+    USAGE,
+    (a) => {
+      if (a.minutes <= 0 || a.rate <= 0) throw new ArgsError('--minutes and --rate must be positive');
+    },
+  );
   const T0 = Date.now();
   const say = (m: string): void =>
     void process.stderr.write(`[soak ${((Date.now() - T0) / 1000).toFixed(0).padStart(5)}s] ${m}\n`);

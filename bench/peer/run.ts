@@ -12,7 +12,7 @@ import { createKafka } from '../../shared/adapters/kafka';
 import { EnvReader } from '../../shared/runtime/config';
 import { readConnections } from '../../shared/runtime/connections';
 import { silentLogger } from '../../shared/runtime/log';
-import { ArgsError, parseArgs, runCommand } from '../../shared/runtime/args';
+import { ArgsError, parseArgsOrExit, runCommand } from '../../shared/runtime/args';
 import { readIngestConfig } from '../../workers/ingest/config';
 import { makePlan } from '../dataset';
 import { expectedVolumeSum, setUpDatabase } from '../db';
@@ -56,7 +56,6 @@ const DEFAULTS = {
   warmUp: 20_000,
   database: 'bar_ingest_bench',
   out: path.join(ROOT, 'bench/results'),
-  help: false,
 };
 
 const T0 = Date.now();
@@ -142,12 +141,7 @@ function table(r: PeerResults): string {
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const o = parseArgs(argv, DEFAULTS);
+  const o = parseArgsOrExit(process.argv.slice(2), DEFAULTS, USAGE);
   if (!o.database.startsWith('bar_ingest_bench'))
     throw new ArgsError('--database must be a bar_ingest_bench* database');
   const bestTasks = o.bestTasks.split(',').map((x) => {

@@ -13,7 +13,7 @@ import { collectState, compareState, verdictLine } from '../support/faults/compa
 import { CommitLog, Fleet, stackService, superuserSql, waitApplied } from '../support/faults/harness';
 import { expectedState, planStream, prng } from '../support/faults/plan';
 import { BACKFILL_KINDS, Scenario } from '../support/faults/scenario';
-import { ArgsError, parseArgs, runCommand } from '../../shared/runtime/args';
+import { ArgsError, parseArgsOrExit, runCommand } from '../../shared/runtime/args';
 
 type Fault =
   | 'sigterm-ingest'
@@ -233,12 +233,7 @@ export async function chaos(seed: number, minutes: number, faults: Fault[]): Pro
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const o = parseArgs(argv, { seed: 1, minutes: 2, faults: DEFAULT_FAULTS.join(','), help: false });
+  const o = parseArgsOrExit(process.argv.slice(2), { seed: 1, minutes: 2, faults: DEFAULT_FAULTS.join(',') }, USAGE);
   const faults = o.faults.split(',').map((f) => f.trim()) as Fault[];
   for (const f of faults)
     if (!ALL_FAULTS.includes(f)) throw new ArgsError(`unknown fault ${f}: use ${ALL_FAULTS.join(', ')}`);
